@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { CacheModule } from '../cache/cache.module';
+import { ProxyModule } from '../proxy/proxy.module';
+import { HealthController } from './health.controller';
+import { StatsController } from './stats.controller';
+
+/** The control plane on ADMIN_PORT: health, readiness and stats, as Nest controllers. */
+@Module({
+  imports: [CacheModule, ProxyModule],
+  controllers: [HealthController, StatsController],
+})
+export class AdminModule {}

@@ -1,0 +1,17 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { AdminModule } from './admin/admin.module';
+import { CacheModule } from './cache/cache.module';
+import type { TiercelConfig } from './config/config';
+import { ConfigModule } from './config/config.module';
+import { ProxyModule } from './proxy/proxy.module';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: TiercelConfig, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config, logger), CacheModule, ProxyModule, AdminModule],
+    };
+  }
+}

@@ -1,0 +1,68 @@
+import { CacheControl } from './cache-control';
+import { Freshness } from './freshness';
+
+/**
+ * Why a response was not stored. The same code feeds the Cache-Status `detail`, logs and stats,
+ * so the four never disagree.
+ */
+export type StoreRefusal =
+  | 'method'
+  | 'status'
+  | 'partial'
+  | 'no-store'
+  | 'private'
+  | 'authorization'
+  | 'set-cookie'
+  | 'vary-star'
+  | 'no-freshness';
+
+/** Status codes whose semantics Tiercel understands, for must-understand (RFC 9111 §5.2.2.3). */
+const UNDERSTOOD_STATUSES = new Set([
+  200, 203, 204, 300, 301, 302, 303, 307, 308, 400, 403, 404, 405, 410, 414, 421, 451, 500, 501, 502, 503, 504,
+]);
+
+export interface StorabilityInputs {
+  method: string;
+  status: number;
+  requestCc: CacheControl;
+  responseCc: CacheControl;
+  requestHasAuthorization: boolean;
+  responseHasSetCookie: boolean;
+  /** Set-Cookie is removed from the stored copy instead of refusing it (CACHE_STRIP_SET_COOKIE). */
+  stripSetCookie: boolean;
+  varyStar: boolean;
+  hasValidator: boolean;
+  freshness: Freshness;
+}
+
+/** Whether a shared cache may store a response (RFC 9111 §3); null when it may. */
+export function storeRefusal(i: StorabilityInputs): StoreRefusal | null {
+  // §3: the request method is understood and cacheable; Tiercel stores GET only (HEAD is served from GET).
+  if (i.method !== 'GET') return 'method';
+  // §3: a final status; 206 is never stored as a full object and 304 only updates (§3.3, §4.3.4).
+  if (i.status === 206) return 'partial';
+  if (i.status < 200 || i.status === 304 || i.status > 599) return 'status';
+  // §5.2.2.3: must-understand lets a cache that understands the status ignore no-store.
+  if (i.responseCc.mustUnderstand) {
+    if (!UNDERSTOOD_STATUSES.has(i.status)) return 'status';
+  } else if (i.responseCc.noStore) {
+    return 'no-store';
+  }
+  // §5.2.1.5: no-store on the request forbids storing the response too.
+  if (i.requestCc.noStore) return 'no-store';
+  // §5.2.2.7: private responses are for a private cache only.
+  if (i.responseCc.private) return 'private';
+  // §3.5: a response to an authenticated request is shared only when the origin says so.
+  if (i.requestHasAuthorization && !(i.responseCc.public || i.responseCc.mustRevalidate || i.responseCc.sMaxage !== undefined)) {
+    return 'authorization';
+  }
+  // RFC 6265 §8: a Set-Cookie in a shared object would hand one user's session to the next.
+  if (i.responseHasSetCookie && !i.stripSetCookie) return 'set-cookie';
+  // §4.1: Vary: * never matches a later request.
+  if (i.varyStar) return 'vary-star';
+  // Storing something that can never be reused without a full fetch only evicts useful objects.
+  const reusable = i.freshness.lifetimeMs > 0 || i.hasValidator || i.responseCc.noCache
+    || (i.responseCc.staleWhileRevalidate ?? 0) > 0 || (i.responseCc.staleIfError ?? 0) > 0;
+  if (!reusable || (i.freshness.source === 'none' && !i.responseCc.noCache && !i.hasValidator)) return 'no-freshness';
+  return null;
+}

@@ -1,0 +1,31 @@
+import { ConfigError } from './config/parse';
+import { startTiercel } from './tiercel';
+
+async function main(): Promise<void> {
+  const tiercel = await startTiercel(process.env);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    tiercel.logger.info({ signal }, 'shutting down');
+    tiercel.close().then(
+      () => process.exit(0),
+      (err) => {
+        tiercel.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  // A bad configuration value is one line naming the variable, the value and the accepted form.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`tiercel: ${err.message}\n`);
+  } else {
+    process.stderr.write(`tiercel: failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,31 @@
+import 'reflect-metadata';
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { AppModule } from './app.module';
+import { createLogger, PinoNestLogger } from './common/logger';
+import { loadConfig, TiercelConfig } from './config/config';
+import { ProxyServer } from './proxy/proxy.server';
+
+export interface RunningTiercel {
+  app: INestApplication;
+  config: TiercelConfig;
+  logger: Logger;
+  proxyPort: number;
+  adminPort: number;
+  close(): Promise<void>;
+}
+
+/** Builds and starts one Tiercel: the Nest app with its admin port, and the data port. */
+export async function startTiercel(env: Record<string, string | undefined> = process.env, logger?: Logger): Promise<RunningTiercel> {
+  const config = loadConfig(env);
+  const log = logger ?? createLogger(config.logLevel, config.instanceId);
+  const app = await NestFactory.create(AppModule.forRoot(config, log), { logger: new PinoNestLogger(log), bodyParser: true });
+  await app.listen(config.admin.port, config.admin.host);
+  const adminPort = ((app.getHttpServer() as Server).address() as AddressInfo).port;
+  const proxyPort = app.get(ProxyServer).address!.port;
+  log.info({ adminPort, proxyPort, instance: config.instanceId }, 'tiercel started');
+  return { app, config, logger: log, proxyPort, adminPort, close: () => app.close() };
+}
