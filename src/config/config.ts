@@ -50,7 +50,37 @@ export interface TiercelConfig {
   admin: {
     host: string;
     port: number;
+    /** Bearer token for write endpoints; null refuses them with 403. */
+    token: string | null;
   };
+  invalidation: {
+    purgeAllow: CidrList;
+    /** Remove Surrogate-Key and Cache-Tag before responses reach clients. */
+    stripTagHeaders: boolean;
+  };
+  redis: RedisConfig | null;
+}
+
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+}
+
+export type RedisTopology =
+  | { kind: 'standalone'; host: string; port: number; tls: boolean; username: string | null }
+  | { kind: 'sentinel'; sentinels: RedisEndpoint[]; master: string; sentinelPassword: string | null }
+  | { kind: 'cluster'; nodes: RedisEndpoint[] };
+
+export interface RedisConfig {
+  topology: RedisTopology;
+  password: string | null;
+  db: number;
+  keyPrefix: string;
+  timeoutMs: number;
+  maxObjectBytes: number;
+  breakerThreshold: number;
+  breakerCooldownMs: number;
+  leaseMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -74,6 +104,81 @@ function parseName(name: string, raw: string): string {
     throw new ConfigError(name, raw, 'a token such as tiercel or edge-1 (letters, digits, -._:)');
   }
   return raw.trim();
+}
+
+function parseEndpoint(name: string, raw: string): RedisEndpoint {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(raw.trim());
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError(name, raw, 'host:port, such as 127.0.0.1:6379');
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+function parseEndpointList(name: string, raw: string): RedisEndpoint[] {
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new ConfigError(name, raw, 'a comma-separated host:port list, such as 10.0.0.1:26379,10.0.0.2:26379');
+  try {
+    return items.map((i) => parseEndpoint(name, i));
+  } catch {
+    throw new ConfigError(name, raw, 'a comma-separated host:port list, such as 10.0.0.1:26379,10.0.0.2:26379');
+  }
+}
+
+/** L2 is on with REDIS_ENABLED=true, or when REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES names a Redis. */
+function loadRedisConfig(env: Env): RedisConfig | null {
+  const given = (n: string) => env[n] !== undefined && env[n]!.trim() !== '';
+  const explicit = given('REDIS_ENABLED') ? parseBool('REDIS_ENABLED', env.REDIS_ENABLED!) : null;
+  const named = given('REDIS_URL') || given('REDIS_SENTINELS') || given('REDIS_CLUSTER_NODES');
+  if (explicit === false || (explicit === null && !named)) return null;
+
+  let password = given('REDIS_PASSWORD') ? env.REDIS_PASSWORD! : null;
+  let db = read(env, 'REDIS_DB', '0', (n, r) => parseInteger(n, r, 0, 15));
+  let topology: RedisTopology;
+  if (given('REDIS_CLUSTER_NODES')) {
+    topology = { kind: 'cluster', nodes: parseEndpointList('REDIS_CLUSTER_NODES', env.REDIS_CLUSTER_NODES!) };
+  } else if (given('REDIS_SENTINELS')) {
+    topology = {
+      kind: 'sentinel',
+      sentinels: parseEndpointList('REDIS_SENTINELS', env.REDIS_SENTINELS!),
+      master: read(env, 'REDIS_SENTINEL_MASTER', 'mymaster', (_n, r) => r.trim()),
+      sentinelPassword: given('REDIS_SENTINEL_PASSWORD') ? env.REDIS_SENTINEL_PASSWORD! : null,
+    };
+  } else if (given('REDIS_URL')) {
+    const accepted = 'redis://[user:password@]host:port[/db] or rediss:// for TLS';
+    let url: URL;
+    try {
+      url = new URL(env.REDIS_URL!.trim());
+    } catch {
+      throw new ConfigError('REDIS_URL', env.REDIS_URL!, accepted);
+    }
+    if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) throw new ConfigError('REDIS_URL', env.REDIS_URL!, accepted);
+    if (url.password) password = decodeURIComponent(url.password);
+    const path = url.pathname.replace(/^\//, '');
+    if (path) db = parseInteger('REDIS_URL', path, 0, 15);
+    topology = {
+      kind: 'standalone',
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port ? Number(url.port) : 6379,
+      tls: url.protocol === 'rediss:',
+      username: url.username ? decodeURIComponent(url.username) : null,
+    };
+  } else {
+    const addr = read(env, 'REDIS_ADDR', '127.0.0.1:6379', parseEndpoint);
+    topology = { kind: 'standalone', host: addr.host, port: addr.port, tls: false, username: null };
+  }
+  if (topology.kind === 'cluster' && db !== 0) throw new ConfigError('REDIS_DB', String(db), '0 with REDIS_CLUSTER_NODES (Redis Cluster has one database)');
+  return {
+    topology,
+    password,
+    db,
+    keyPrefix: read(env, 'REDIS_KEY_PREFIX', 'tiercel:', (n, r) => {
+      if (/[{}\s]/.test(r)) throw new ConfigError(n, r, 'a key prefix without braces or spaces, such as tiercel:');
+      return r;
+    }),
+    timeoutMs: read(env, 'REDIS_TIMEOUT', '250ms', parseDuration),
+    maxObjectBytes: read(env, 'REDIS_MAX_OBJECT_SIZE', '1m', parseSize),
+    breakerThreshold: read(env, 'REDIS_BREAKER_THRESHOLD', '5', (n, r) => parseInteger(n, r, 1, 1000)),
+    breakerCooldownMs: read(env, 'REDIS_BREAKER_COOLDOWN', '5s', parseDuration),
+    leaseMs: read(env, 'REDIS_LEASE_TTL', '5s', parseDuration),
+  };
 }
 
 export function loadConfig(env: Env = process.env): TiercelConfig {
@@ -111,7 +216,13 @@ export function loadConfig(env: Env = process.env): TiercelConfig {
     admin: {
       host: read(env, 'ADMIN_HOST', '127.0.0.1', (_n, r) => r.trim()),
       port: read(env, 'ADMIN_PORT', '9464', parsePort),
+      token: env.ADMIN_TOKEN?.trim() ? env.ADMIN_TOKEN.trim() : null,
     },
+    invalidation: {
+      purgeAllow: read(env, 'PURGE_ALLOW', '127.0.0.0/8,::1/128', parseCidrList),
+      stripTagHeaders: read(env, 'STRIP_SURROGATE_HEADERS', 'true', parseBool),
+    },
+    redis: loadRedisConfig(env),
   };
   if (config.cache.maxObjectBytes > config.cache.sizeBytes) {
     throw new ConfigError('CACHE_MAX_OBJECT_SIZE', env.CACHE_MAX_OBJECT_SIZE ?? '', `a size no larger than CACHE_SIZE_MB (${cacheSizeMb}m)`);

@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import type { RedisConfig } from '../config/config';
+import { compileGlob } from '../invalidation/glob';
+import type { InvalidationTarget } from '../invalidation/invalidation';
+import { BreakerState, CircuitBreaker } from '../redis/circuit-breaker';
+import type { RedisClient } from '../redis/redis.client';
+import type { CacheEntry, CachedResponse } from './cache-entry';
+import type { CacheTier } from './cache-tier';
+import { decodeEntry, encodeEntry } from './entry-codec';
+
+/** Field holding the time of the last soft invalidation of a URL. */
+const SOFT_FIELD = '#soft';
+/** Field of the no-Vary response or the Vary index. */
+const BASE_FIELD = '';
+/** Redis keeps an entry this much longer than it can be used, so instances near the edge agree. */
+export const L2_TTL_MARGIN_MS = 30_000;
+const SCAN_BATCH = 500;
+
+export interface RedisTierStats {
+  hits: number;
+  misses: number;
+  errors: number;
+  /** Calls skipped because the breaker was open. */
+  skipped: number;
+  writes: number;
+  tooLarge: number;
+}
+
+/**
+ * L2: Redis shared by every instance. One Redis hash per URL holds its response (or Vary index)
+ * and its variants, so removing a URL is one UNLINK and a URL never spans Cluster slots:
+ *
+ *   <prefix>{<h>}:o:<host/path?query>   hash  '' → response or Vary index, <selector> → variant, '#soft' → time
+ *   <prefix>{<h>}:l                     string  the fill lease for cross-instance coalescing
+ *   <prefix>t:<tag>                     set     object keys carrying the surrogate key
+ *
+ * <h> is a short hash of the URL: the hash tag keeping an object's keys in one slot.
+ * Every call has a timeout and goes through a circuit breaker; a failing Redis reads as a miss.
+ */
+export class RedisTier {
+  readonly name = 'l2';
+  readonly stats: RedisTierStats = { hits: 0, misses: 0, errors: 0, skipped: 0, writes: 0, tooLarge: 0 };
+  readonly breaker: CircuitBreaker;
+  private readonly prefix: string;
+
+  constructor(
+    readonly client: RedisClient,
+    private readonly config: RedisConfig,
+    private readonly trailer: string[],
+    private readonly instanceId: string,
+    onBreakerChange?: (state: BreakerState) => void,
+  ) {
+    this.prefix = config.keyPrefix;
+    this.breaker = new CircuitBreaker(config.breakerThreshold, config.breakerCooldownMs, onBreakerChange);
+    client.defineCommand('tiercelSoft', {
+      numberOfKeys: 1,
+      lua: `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], '${SOFT_FIELD}', ARGV[1]) return 1 end return 0`,
+    });
+  }
+
+  objectKey(primaryKey: string): string {
+    return `${this.prefix}{${tagOf(primaryKey)}}:o:${primaryKey}`;
+  }
+
+  private leaseKey(primaryKey: string): string {
+    return `${this.prefix}{${tagOf(primaryKey)}}:l`;
+  }
+
+  private tagKey(tag: string): string {
+    return `${this.prefix}t:${tag}`;
+  }
+
+  async get(primaryKey: string, variant: string): Promise<CacheEntry | undefined> {
+    const reply = await this.call(() => this.client.hmgetBuffer(this.objectKey(primaryKey), variant, SOFT_FIELD));
+    if (reply === undefined || reply === null || reply[0] === null || reply[0] === undefined) {
+      if (reply !== undefined) this.stats.misses++;
+      return undefined;
+    }
+    const entry = decodeEntry(reply[0], this.trailer);
+    if (entry === null) {
+      this.stats.errors++;
+      return undefined;
+    }
+    const soft = reply[1] ? Number(reply[1].toString()) : 0;
+    if (entry.kind === 'response') {
+      this.stats.hits++;
+      return soft > entry.responseTime ? markedStale(entry, soft) : entry;
+    }
+    return entry;
+  }
+
+  async set(primaryKey: string, variant: string, entry: CacheEntry, ttlMs: number): Promise<void> {
+    if (entry.kind === 'response' && entry.body.length > this.config.maxObjectBytes) {
+      this.stats.tooLarge++;
+      return;
+    }
+    const key = this.objectKey(primaryKey);
+    const ttl = Math.max(1000, Math.ceil(ttlMs + L2_TTL_MARGIN_MS));
+    const value = encodeEntry(entry, this.trailer);
+    const tags = entry.kind === 'response' ? entry.tags : [];
+    const done = await this.call(() => {
+      // Separate commands (auto-pipelined), not MULTI: the tag sets live in other Cluster slots.
+      const writes: Promise<unknown>[] = [
+        this.client.hset(key, variant, value),
+        // The hash lives as long as its longest-lived variant: set when new, extend when longer.
+        this.client.pexpire(key, ttl, 'NX'),
+        this.client.pexpire(key, ttl, 'GT'),
+      ];
+      for (const tag of tags) {
+        const tk = this.tagKey(tag);
+        writes.push(this.client.sadd(tk, key), this.client.pexpire(tk, ttl, 'NX'), this.client.pexpire(tk, ttl, 'GT'));
+      }
+      return Promise.all(writes);
+    });
+    if (done !== undefined) this.stats.writes++;
+  }
+
+  async delete(primaryKey: string): Promise<number> {
+    return (await this.call(() => this.client.unlink(this.objectKey(primaryKey)))) ?? 0;
+  }
+
+  /** Removes (or marks stale) what the target names; null when Redis could not be reached. */
+  async invalidate(target: InvalidationTarget, soft: boolean): Promise<number | null> {
+    try {
+      switch (target.kind) {
+        case 'urls':
+          return await this.removeKeys(target.keys.map((k) => this.objectKey(k)), soft);
+        case 'tags': {
+          let n = 0;
+          for (const tag of target.tags) {
+            const members = await this.client.smembers(this.tagKey(tag));
+            n += await this.removeKeys(members, soft);
+            if (!soft) await this.client.unlink(this.tagKey(tag));
+          }
+          return n;
+        }
+        case 'pattern': {
+          const glob = compileGlob(target.pattern);
+          const marker = '}:o:';
+          return await this.scan(`${escapeMatch(this.prefix)}{*}:o:*`, (key) => {
+            const at = key.indexOf(marker);
+            return at !== -1 && glob.matches(key.slice(at + marker.length));
+          }, soft);
+        }
+        case 'all':
+          return await this.scan(`${escapeMatch(this.prefix)}*`, (key) => soft ? key.includes('}:o:') : true, soft);
+      }
+    } catch {
+      this.stats.errors++;
+      return null;
+    }
+  }
+
+  /**
+   * Cross-instance coalescing: tries to take the fill lease for a URL. true: this instance
+   * fetches; false: another one is, wait for its fill. Fails open (true) when Redis is away.
+   */
+  async acquireLease(primaryKey: string): Promise<boolean> {
+    const r = await this.call(() => this.client.set(this.leaseKey(primaryKey), this.instanceId, 'PX', this.config.leaseMs, 'NX'));
+    return r === undefined || r === 'OK';
+  }
+
+  releaseLease(primaryKey: string): void {
+    void this.call(() => this.client.unlink(this.leaseKey(primaryKey)));
+  }
+
+  /** Whether another instance still holds the fill lease for a URL. */
+  async leaseHeld(primaryKey: string): Promise<boolean> {
+    const r = await this.call(() => this.client.exists(this.leaseKey(primaryKey)));
+    return r === 1;
+  }
+
+  /** Probes Redis when the breaker allows, so it closes again without waiting for traffic. */
+  async ping(): Promise<boolean> {
+    return (await this.call(() => this.client.ping())) === 'PONG';
+  }
+
+  private async removeKeys(keys: string[], soft: boolean): Promise<number> {
+    if (keys.length === 0) return 0;
+    const now = String(Date.now());
+    const results = await Promise.all(keys.map((k) =>
+      soft ? (this.client as Redis & { tiercelSoft(k: string, t: string): Promise<number> }).tiercelSoft(k, now) : this.client.unlink(k),
+    ));
+    return results.reduce<number>((n, r) => n + Number(r), 0);
+  }
+
+  /** SCAN each master in batches, never KEYS: Redis keeps serving while a large purge runs. */
+  private async scan(match: string, keep: (key: string) => boolean, soft: boolean): Promise<number> {
+    const nodes: Redis[] = isCluster(this.client) ? this.client.nodes('master') : [this.client as Redis];
+    let removed = 0;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', SCAN_BATCH);
+        cursor = next;
+        const chosen = keys.filter(keep);
+        if (chosen.length === 0) continue;
+        if (soft) {
+          removed += await this.removeKeys(chosen, true);
+        } else {
+          // The keys came from this node, so single-key UNLINKs pipelined to it are valid in Cluster too.
+          const pipeline = node.pipeline();
+          for (const k of chosen) pipeline.unlink(k);
+          const replies = (await pipeline.exec()) ?? [];
+          for (const [err, n] of replies) if (!err) removed += Number(n);
+        }
+      } while (cursor !== '0');
+    }
+    return removed;
+  }
+
+  /** Runs one Redis call behind the breaker; undefined when skipped or failed. */
+  private async call<T>(op: () => Promise<T>): Promise<T | undefined> {
+    if (!this.breaker.allow()) {
+      this.stats.skipped++;
+      return undefined;
+    }
+    try {
+      const r = await op();
+      this.breaker.success();
+      return r;
+    } catch {
+      this.stats.errors++;
+      this.breaker.failure();
+      return undefined;
+    }
+  }
+}
+
+function isCluster(c: RedisClient): c is Cluster {
+  return (c as Cluster).isCluster === true;
+}
+
+function tagOf(primaryKey: string): string {
+  return createHash('sha1').update(primaryKey).digest('base64url').slice(0, 12);
+}
+
+/** Escapes Redis MATCH metacharacters in a literal. */
+function escapeMatch(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/** A soft-invalidated response: stale from the moment of invalidation, so it is revalidated before use. */
+function markedStale(entry: CachedResponse, at: number): CachedResponse {
+  const ageThen = entry.initialAgeMs + (at - entry.responseTime);
+  return { ...entry, lifetimeMs: Math.min(entry.lifetimeMs, ageThen) };
+}
