@@ -3,6 +3,8 @@ import { varySelector } from '../http-cache/vary';
 import { CachedResponse, MAX_VARIANTS_PER_URL, VaryIndex } from './cache-entry';
 import type { CacheTier } from './cache-tier';
 import { MemoryTier } from './memory.tier';
+import type { RedisTier } from './redis.tier';
+import type { InvalidationTarget } from '../invalidation/invalidation';
 
 export type MissReason = 'uri-miss' | 'vary-miss';
 
@@ -21,6 +23,7 @@ const VARIANT_SEPARATOR = '\u0001';
  */
 export class HttpCache {
   readonly tiers: CacheTier[];
+  readonly l2: RedisTier | null = null;
 
   constructor(readonly l1: MemoryTier, private readonly maxAgeMs: number) {
     this.tiers = [l1];
@@ -78,6 +81,13 @@ export class HttpCache {
     const index: VaryIndex = { kind: 'vary', names: obj.varyNames, selectors, size: 64 + selectors.reduce((n, s) => n + s.length, 0) };
     this.l1.set(primaryKey, index, this.maxAgeMs);
     this.l1.set(primaryKey + VARIANT_SEPARATOR + selector, obj, ttl);
+  }
+
+  /** Applies an invalidation to this instance's L1. */
+  invalidateLocal(target: InvalidationTarget, _soft: boolean): number {
+    if (target.kind === 'urls') return target.keys.reduce((n, k) => n + this.invalidate(k), 0);
+    if (target.kind === 'all') return this.l1.clear();
+    return 0;
   }
 
   /** Removes a URL and all its variants. Returns how many objects went. */

@@ -104,7 +104,7 @@ export async function startSentinelSetup(masterName = 'mymaster'): Promise<Senti
     `sentinel failover-timeout ${masterName} 5000`,
     `sentinel parallel-syncs ${masterName} 1`,
   ].join('\n');
-  const sentinels = [];
+  const sentinels: RedisProcess[] = [];
   for (let i = 0; i < 3; i++) sentinels.push(await startRedis([], { sentinel: conf }));
   // Wait until the replica is in sync and the sentinels see each other.
   const deadline = Date.now() + 15_000;
