@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sleep } from '../support/client';
-import { cacheStatus, uniquePath, useReverseProxy } from '../support/fixture';
+import { request as httpRequest } from 'node:http';
+import { cacheStatus, uniquePath, useReverseProxy, waitFor } from '../support/fixture';
 
 const DELAY = 300;
 
@@ -66,6 +67,51 @@ describe('request coalescing', () => {
     }
     assert.equal(f.origin.count(path), 40);
     assert.ok(wave2Ms < DELAY * 1.8, `second wave took ${wave2Ms} ms: it waited in a queue`);
+  });
+
+  it('when the leader\'s client disconnects, the waiters are not left hanging', async () => {
+    const path = uniquePath('coalesce-leader-gone');
+    let n = 0;
+    f.origin.handle(path, async (_req, res) => {
+      const mine = ++n;
+      await sleep(DELAY);
+      if (res.destroyed) return;
+      res.writeHead(200, { 'cache-control': 'max-age=60' });
+      res.end(`answer ${mine}`);
+    });
+    const leader = httpRequest({ host: '127.0.0.1', port: f.proxy.port, path, agent: false });
+    leader.on('error', () => {});
+    leader.end();
+    await waitFor(() => f.origin.count(path) === 1, 1000, 'the leader to reach the origin');
+    const waiters = Promise.all(Array.from({ length: 5 }, () => f.proxy.get(path)));
+    await sleep(50);
+    leader.destroy();
+    const all = await waiters;
+    for (const r of all) {
+      assert.equal(r.status, 200);
+      assert.match(r.body, /^answer \d$/);
+      // Not stuck until COALESCE_TIMEOUT (10 s by default).
+      assert.ok(r.ms < DELAY * 4, `waiter took ${r.ms} ms`);
+    }
+  });
+
+  it('a hit-for-pass key becomes cacheable again when the origin starts allowing it', async () => {
+    const path = uniquePath('hit-for-pass-clears');
+    let n = 0;
+    f.origin.handle(path, (_req, res) => {
+      n++;
+      res.writeHead(200, { 'cache-control': n === 1 ? 'no-store' : 'max-age=60' });
+      res.end(`v${n}`);
+    });
+    const first = await f.proxy.get(path);
+    assert.match(cacheStatus(first), /detail=no-store/);
+    const second = await f.proxy.get(path);
+    assert.equal(second.body, 'v2');
+    assert.match(cacheStatus(second), /; stored; ttl=60; detail=hit-for-pass$/);
+    const third = await f.proxy.get(path);
+    assert.equal(third.body, 'v2');
+    assert.match(cacheStatus(third), /; hit/);
+    assert.equal(f.origin.count(path), 2);
   });
 
   it("the leader's Set-Cookie never reaches a waiter", async () => {

@@ -85,6 +85,31 @@ describe('data plane: headers', () => {
     assert.equal(f.origin.count(path), 1);
   });
 
+  it('a 304 revalidation does not bring hop-by-hop fields (named in its Connection) into the stored object', async () => {
+    const path = uniquePath('hop-304');
+    f.origin.handle(path, (req, res) => {
+      res.sendDate = false;
+      if (req.headers['if-none-match'] === '"h"') {
+        res.writeHead(304, { etag: '"h"', 'cache-control': 'max-age=60', connection: 'X-Hop-304', 'x-hop-304': 'must not cross', 'x-end-to-end-304': 'kept' });
+        return void res.end();
+      }
+      res.writeHead(200, { etag: '"h"', 'cache-control': 'max-age=0' });
+      res.end('hop 304 body');
+    });
+    await f.proxy.get(path);
+    const revalidated = await f.proxy.get(path);
+    assert.match(cacheStatus(revalidated), /fwd-status=304/);
+    const hit = await f.proxy.get(path);
+    assert.match(cacheStatus(hit), /; hit/);
+    for (const r of [revalidated, hit]) {
+      assert.equal(r.status, 200);
+      assert.equal(r.body, 'hop 304 body');
+      assert.equal(r.headers['x-end-to-end-304'], 'kept');
+      assert.equal(r.headers['x-hop-304'], undefined);
+    }
+    assert.equal(f.origin.count(path), 2);
+  });
+
   it('adds Via and X-Forwarded-For/-Proto/-Host upstream, and Via to the response', async () => {
     const path = uniquePath('via-xff');
     f.origin.handle(path, (_req, res) => {

@@ -43,6 +43,34 @@ describe('stale-while-revalidate and stale-if-error (RFC 5861)', { concurrency: 
     assert.equal(f.origin.count(path), 2);
   });
 
+  it('stale-while-revalidate with an ETag: the background refresh is conditional and a 304 renews the object', async () => {
+    const path = uniquePath('swr-etag');
+    f.origin.handle(path, (req, res) => {
+      res.sendDate = false;
+      if (req.headers['if-none-match'] === '"w1"') {
+        res.writeHead(304, { etag: '"w1"', 'cache-control': 'max-age=60, stale-while-revalidate=30', 'x-renewed': 'yes' });
+        return void res.end();
+      }
+      res.writeHead(200, { etag: '"w1"', 'cache-control': 'max-age=1, stale-while-revalidate=30' });
+      res.end('renewable');
+    });
+    await f.proxy.get(path);
+    await sleep(1100);
+    const stale = await f.proxy.get(path);
+    assert.equal(stale.status, 200);
+    assert.equal(stale.body, 'renewable');
+    assert.match(cacheStatus(stale), /; hit; detail=l1; ttl=-\d+$/);
+    await waitFor(() => f.origin.count(path) === 2, 2000, 'the background refresh');
+    assert.equal(f.origin.requests.filter((r) => r.url === path).at(-1)!.headers['if-none-match'], '"w1"');
+    await sleep(50);
+    const renewed = await f.proxy.get(path);
+    assert.equal(renewed.status, 200);
+    assert.equal(renewed.body, 'renewable');
+    assert.equal(renewed.headers['x-renewed'], 'yes');
+    assert.match(cacheStatus(renewed), /; hit; detail=l1; ttl=(59|60)$/);
+    assert.equal(f.origin.count(path), 2);
+  });
+
   it('a failed background refresh (origin 500) does not replace the good object', async () => {
     const path = uniquePath('swr-fail');
     let n = 0;
