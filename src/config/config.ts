@@ -6,6 +6,7 @@ import {
   parseCidrList,
   parseDuration,
   parseEnum,
+  parseHost,
   parseHttpUrl,
   parseInteger,
   parsePort,
@@ -99,9 +100,9 @@ function parsePortList(name: string, raw: string): ReadonlySet<number> | null {
 }
 
 function parseName(name: string, raw: string): string {
-  // The name is an RFC 8941 token in Cache-Status.
-  if (!/^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/.test(raw.trim())) {
-    throw new ConfigError(name, raw, 'a token such as tiercel or edge-1 (letters, digits, -._:)');
+  // The name is a token in Cache-Status (RFC 9211) and in Via (RFC 9110 §7.6.3): no '/' or ':'.
+  if (!/^[A-Za-z][A-Za-z0-9._-]*$/.test(raw.trim())) {
+    throw new ConfigError(name, raw, 'a token such as tiercel or edge-1 (a letter, then letters, digits, -._)');
   }
   return raw.trim();
 }
@@ -188,7 +189,7 @@ export function loadConfig(env: Env = process.env): TiercelConfig {
     instanceId: read(env, 'INSTANCE_ID', `${hostname()}-${process.pid}`, (_n, r) => r.trim()),
     logLevel: read(env, 'LOG_LEVEL', 'info', (n, r) => parseEnum(n, r, LOG_LEVELS)),
     proxy: {
-      host: read(env, 'PROXY_HOST', '127.0.0.1', (_n, r) => r.trim()),
+      host: read(env, 'PROXY_HOST', '127.0.0.1', parseHost),
       port: read(env, 'PROXY_PORT', '8080', parsePort),
       upstream: upstreamRaw ? parseHttpUrl('UPSTREAM_URL', upstreamRaw) : null,
       upstreamTimeoutMs: read(env, 'UPSTREAM_TIMEOUT', '30s', parseDuration),
@@ -214,7 +215,7 @@ export function loadConfig(env: Env = process.env): TiercelConfig {
       hitForPassMs: read(env, 'HIT_FOR_PASS_TTL', '10s', parseDuration),
     },
     admin: {
-      host: read(env, 'ADMIN_HOST', '127.0.0.1', (_n, r) => r.trim()),
+      host: read(env, 'ADMIN_HOST', '127.0.0.1', parseHost),
       port: read(env, 'ADMIN_PORT', '9464', parsePort),
       token: env.ADMIN_TOKEN?.trim() ? env.ADMIN_TOKEN.trim() : null,
     },
@@ -225,7 +226,7 @@ export function loadConfig(env: Env = process.env): TiercelConfig {
     redis: loadRedisConfig(env),
   };
   if (config.cache.maxObjectBytes > config.cache.sizeBytes) {
-    throw new ConfigError('CACHE_MAX_OBJECT_SIZE', env.CACHE_MAX_OBJECT_SIZE ?? '', `a size no larger than CACHE_SIZE_MB (${cacheSizeMb}m)`);
+    throw new ConfigError('CACHE_MAX_OBJECT_SIZE', env.CACHE_MAX_OBJECT_SIZE?.trim() || '10m', `a size no larger than CACHE_SIZE_MB (${cacheSizeMb}m)`);
   }
   if (config.proxy.upstreamTimeoutMs <= 0) {
     throw new ConfigError('UPSTREAM_TIMEOUT', env.UPSTREAM_TIMEOUT ?? '', 'a positive duration such as 30s');

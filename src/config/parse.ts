@@ -61,6 +61,15 @@ export function parseHttpUrl(name: string, raw: string): URL {
   return url;
 }
 
+/** A listen address: an IP literal or a host name. */
+export function parseHost(name: string, raw: string): string {
+  const v = raw.trim();
+  if (isIP(v) === 0 && !/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v)) {
+    throw new ConfigError(name, raw, 'an IP address or host name such as 127.0.0.1, :: or localhost');
+  }
+  return v;
+}
+
 export function parseEnum<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
   const v = raw.trim().toLowerCase() as T;
   if (!allowed.includes(v)) throw new ConfigError(name, raw, `one of ${allowed.join(', ')}`);
@@ -118,7 +127,9 @@ export function parseCidrList(name: string, raw: string): CidrList {
   if (source === '*') return { source, contains: () => true };
   const ranges: CidrRange[] = [];
   for (const item of source.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [addr, prefixRaw] = item.split('/');
+    const pieces = item.split('/');
+    if (pieces.length > 2) throw new ConfigError(name, raw, accepted);
+    const [addr, prefixRaw] = pieces;
     const family = isIP(addr ?? '');
     if (family === 0) throw new ConfigError(name, raw, accepted);
     const maxPrefix = family === 4 ? 32 : 128;
@@ -132,14 +143,14 @@ export function parseCidrList(name: string, raw: string): CidrList {
     source,
     contains(address: string | undefined): boolean {
       if (!address) return false;
-      let v6 = address.includes(':');
-      // An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d.
-      if (v6 && address.startsWith('::ffff:') && address.includes('.')) {
-        address = address.slice(7);
-        v6 = false;
-      }
+      const v6 = address.includes(':');
       const words = v6 ? ipv6Words(address) : ipv4Words(address);
       for (const range of ranges) if (range.v6 === v6 && matches(range, words)) return true;
+      // An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d: IPv4 ranges apply to it too.
+      if (v6 && address.toLowerCase().startsWith('::ffff:') && address.includes('.')) {
+        const v4 = ipv4Words(address.slice(7));
+        for (const range of ranges) if (!range.v6 && matches(range, v4)) return true;
+      }
       return false;
     },
   };

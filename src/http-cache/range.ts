@@ -12,6 +12,8 @@ export function parseRange(header: string, length: number): RangeResult {
   if (m[1] === '') {
     const suffix = Number(m[2]);
     if (suffix === 0) return 'unsatisfiable';
+    // Satisfiable on an empty representation (§14.1.1) but with no bytes to name: the full 200 answers it.
+    if (length === 0) return null;
     return { start: Math.max(0, length - suffix), end: length - 1 };
   }
   const start = Number(m[1]);
