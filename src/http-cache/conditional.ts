@@ -36,3 +36,25 @@ export function notModified(headers: IncomingHttpHeaders, etag: string | undefin
 export function isConditional(headers: IncomingHttpHeaders): boolean {
   return headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined;
 }
+
+/**
+ * Whether a 304 received for a stored response may update it (RFC 9111 §4.3.4). A strong ETag
+ * in the 304 must match the stored one strongly, a weak one weakly; without an ETag, a
+ * Last-Modified must name the same instant. A 304 carrying no validator answers the conditional
+ * request Tiercel built from this very response, so it updates it.
+ */
+export function validatorsMatch(storedEtag: string | undefined, storedLastModified: string | undefined, etag: string | undefined, lastModified: string | undefined): boolean {
+  if (etag !== undefined) {
+    if (storedEtag === undefined) return false;
+    const a = etag.trim();
+    const b = storedEtag.trim();
+    // §4.3.4: a strong validator identifies the representation only by strong comparison (RFC 9110 §8.8.3.2).
+    if (!a.startsWith('W/')) return !b.startsWith('W/') && a === b;
+    return opaque(a) === opaque(b);
+  }
+  if (lastModified !== undefined) {
+    const mine = parseHttpDate(storedLastModified);
+    return !Number.isNaN(mine) && mine === parseHttpDate(lastModified);
+  }
+  return true;
+}

@@ -29,9 +29,11 @@ export function isHopByHop(name: string, extra: Set<string> | null): boolean {
 
 /**
  * Response fields that a 304 must not overwrite in the stored response (RFC 9111 §3.2):
- * they describe the stored body, not the validation.
+ * they describe the stored body, not the validation. Content-MD5 (RFC 1864) and Content-Digest
+ * (RFC 9530 §2) are checksums of the stored bytes; §3.2 lets a cache keep the fields that
+ * "assure integrity of the stored response", and a replaced digest would no longer match them.
  */
-export const NOT_UPDATED_BY_304 = new Set(['content-length', 'content-encoding', 'content-range', 'transfer-encoding']);
+export const NOT_UPDATED_BY_304 = new Set(['content-length', 'content-encoding', 'content-range', 'transfer-encoding', 'content-md5', 'content-digest']);
 
 /** Fields a 304 carries (RFC 9110 §15.4.5), plus what Tiercel itself adds. */
 export const KEPT_IN_304 = new Set([

@@ -42,11 +42,15 @@ export function normalizeAcceptEncoding(value: string | string[] | undefined): s
   return br ? 'br' : gzip ? 'gzip' : '';
 }
 
+/** Fields whose values are case-insensitive throughout: language ranges (RFC 9110 §12.5.4, RFC 4647 §2.1). */
+const CASE_INSENSITIVE_VALUES = new Set(['accept-language']);
+
 function normalizeValue(name: string, value: string | string[] | undefined): string {
   if (name === 'accept-encoding') return normalizeAcceptEncoding(value);
   if (value === undefined) return '';
   const text = Array.isArray(value) ? value.join(', ') : value;
-  return text.trim().replace(/\s*,\s*/g, ', ').replace(/\s+/g, ' ');
+  const out = text.trim().replace(/\s*,\s*/g, ', ').replace(/\s+/g, ' ');
+  return CASE_INSENSITIVE_VALUES.has(name) ? out.toLowerCase() : out;
 }
 
 /** The part of a cache key that selects a variant: the request's values of each Vary field. */

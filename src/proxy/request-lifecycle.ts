@@ -6,14 +6,15 @@ import { CachedResponse } from '../cache/cache-entry';
 import { createCachedResponse, firstValue, ResponseFields, storedFields, trailerLength } from '../cache/cached-response';
 import { CacheStats } from '../cache/cache-stats';
 import { HttpCache } from '../cache/http-cache';
-import { parseCacheControl } from '../http-cache/cache-control';
+import { CacheControl, parseCacheControl } from '../http-cache/cache-control';
 import { ForwardReason, forwardStatus, hitStatus } from '../http-cache/cache-status';
-import { notModified, isConditional } from '../http-cache/conditional';
+import { notModified, isConditional, validatorsMatch } from '../http-cache/conditional';
 import { freshnessLifetime } from '../http-cache/freshness';
 import { connectionTokens, isHopByHop, KEPT_IN_304, NOT_UPDATED_BY_304 } from '../http-cache/headers';
 import { ifRangeMatches, parseRange } from '../http-cache/range';
 import { currentAge, reuse } from '../http-cache/reuse';
 import { StoreRefusal, storeRefusal } from '../http-cache/storability';
+import { surrogateCapability, surrogateControlFor } from '../http-cache/surrogate-control';
 import { normalizeAcceptEncoding, parseVary } from '../http-cache/vary';
 import { Coalescer, FlightResult } from './coalescer';
 import { RequestContext } from './request-context';
@@ -43,6 +44,8 @@ export class RequestLifecycle {
   private readonly name: string;
   private readonly via: string | null;
   private readonly trailer: number;
+  /** Our Surrogate-Capability entry; set in reverse mode, where Tiercel acts for the origin as its surrogate. */
+  private readonly surrogate: string | null;
   private readonly refreshing = new Set<string>();
 
   constructor(
@@ -56,6 +59,7 @@ export class RequestLifecycle {
     this.name = config.cache.name;
     this.via = config.proxy.addVia ? `1.1 ${config.cache.name}` : null;
     this.trailer = trailerLength(config.cache.xCacheHeader);
+    this.surrogate = upstream.isReverse ? surrogateCapability(config.cache.name) : null;
   }
 
   /** Entry point for each request on the data port. */
@@ -256,6 +260,14 @@ export class RequestLifecycle {
       if (stale !== undefined && (mode === 'revalidate' || mode === 'refresh')) {
         if (status === 304) {
           response.body.dump().catch(() => {});
+          if (!validatorsMatch(stale.etag, stale.lastModified, firstValue(fields.etag), firstValue(fields['last-modified']))) {
+            // RFC 9111 §4.3.4: a 304 whose validator names another representation must not update
+            // this one. It still answered our condition on the stored validator, so the stored
+            // response goes out once as it is; the next request validates again.
+            if (background) return;
+            const ageMs = currentAge(stale, Date.now());
+            return this.deliverStored(ctx, stale, ageMs, forwardStatus(this.name, { fwd: reason, fwdStatus: 304, ttlSeconds: Math.floor((stale.lifetimeMs - ageMs) / 1000), detail: 'validator-mismatch' }));
+          }
           const updated = this.freshen(stale, fields, requestTime, responseTime);
           this.cache.store(ctx.primaryKey, req.headers, updated);
           this.stats.revalidations++;
@@ -275,7 +287,7 @@ export class RequestLifecycle {
       }
 
       // ── store (decide) ──
-      const responseCc = parseCacheControl(fields['cache-control']);
+      const responseCc = this.responseCacheControl(fields);
       const vary = parseVary(fields.vary);
       const freshness = freshnessLifetime(
         { status, cc: responseCc, date: firstValue(fields.date), expires: firstValue(fields.expires), lastModified: firstValue(fields['last-modified']), responseTime },
@@ -478,7 +490,7 @@ export class RequestLifecycle {
       if (NOT_UPDATED_BY_304.has(name) || isHopByHop(name, null)) continue;
       fields[name] = fresh[name];
     }
-    const cc = parseCacheControl(fields['cache-control']);
+    const cc = this.responseCacheControl(fields);
     const freshness = freshnessLifetime(
       { status: stale.status, cc, date: firstValue(fields.date), expires: firstValue(fields.expires), lastModified: firstValue(fields['last-modified']), responseTime },
       this.config.cache,
@@ -487,6 +499,18 @@ export class RequestLifecycle {
       { status: stale.status, fields, body: stale.body, cc, freshness, varyNames: stale.varyNames, tags: stale.tags, requestTime, responseTime },
       { via: this.via, xCacheHeader: this.config.cache.xCacheHeader, stripSetCookie: this.config.cache.stripSetCookie },
     );
+  }
+
+  /**
+   * The response directives Tiercel stores and computes freshness by: in reverse mode the
+   * Surrogate-Control directives meant for it, when there are any, else Cache-Control.
+   */
+  private responseCacheControl(fields: ResponseFields): CacheControl {
+    if (this.surrogate !== null && fields['surrogate-control'] !== undefined) {
+      const sc = surrogateControlFor(fields['surrogate-control'], this.name);
+      if (sc !== null) return sc;
+    }
+    return parseCacheControl(fields['cache-control']);
   }
 
   private invalidateAfterUnsafe(ctx: RequestContext, fields: ResponseFields): void {
@@ -511,6 +535,7 @@ export class RequestLifecycle {
     const cacheable = mode !== 'pass';
     const out: string[] = [];
     let via: string | undefined;
+    let capability: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toLowerCase();
       if (isHopByHop(name, extra) || REQUEST_FIELDS_REPLACED.has(name)) continue;
@@ -518,6 +543,7 @@ export class RequestLifecycle {
       if (cacheable && CONDITIONAL_FIELDS.has(name)) continue;
       if (cacheable && name === 'accept-encoding') continue;
       if (name === 'via') { via = via ? `${via}, ${raw[i + 1]}` : raw[i + 1]; continue; }
+      if (name === 'surrogate-capability' && this.surrogate !== null) { capability = capability ? `${capability}, ${raw[i + 1]}` : raw[i + 1]; continue; }
       out.push(raw[i]!, raw[i + 1]!);
     }
     const target = ctx.target!;
@@ -541,6 +567,8 @@ export class RequestLifecycle {
     }
     if (this.via) out.push('via', via ? `${via}, ${this.via}` : this.via);
     else if (via) out.push('via', via);
+    // Edge Architecture §2.1: each surrogate appends itself, so the origin can target its directives.
+    if (this.surrogate !== null) out.push('surrogate-capability', capability ? `${capability}, ${this.surrogate}` : this.surrogate);
     return out;
   }
 
