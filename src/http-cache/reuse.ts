@@ -33,7 +33,7 @@ export function reuse(s: StoredFreshness, now: number, request: CacheControl | n
     if (s.noCache) return 'revalidate';
     if (fresh) return 'fresh';
     if (s.forbidStale) return 'revalidate';
-    return age - s.lifetimeMs <= s.staleWhileRevalidateMs ? 'stale-refresh' : 'revalidate';
+    return withinWindow(age - s.lifetimeMs, s.staleWhileRevalidateMs) ? 'stale-refresh' : 'revalidate';
   }
   // §5.2.1.4: no-cache on the request means validate before use.
   if (s.noCache || request.noCache) return 'revalidate';
@@ -47,5 +47,12 @@ export function reuse(s: StoredFreshness, now: number, request: CacheControl | n
   if (s.forbidStale) return 'revalidate';
   const staleness = age - s.lifetimeMs;
   if (request.maxStale !== undefined && !Number.isNaN(request.maxStale) && staleness <= request.maxStale * 1000) return 'stale-ok';
-  return staleness <= s.staleWhileRevalidateMs ? 'stale-refresh' : 'revalidate';
+  // §5.2.1.1, §5.2.1.3: a client that sets max-age or min-fresh without max-stale does not want stale.
+  if ((request.maxAge !== undefined || request.minFresh !== undefined) && request.maxStale === undefined) return 'revalidate';
+  return withinWindow(staleness, s.staleWhileRevalidateMs) ? 'stale-refresh' : 'revalidate';
+}
+
+/** Within a stale window (RFC 5861): a window of zero permits nothing, even at the exact moment of expiry. */
+function withinWindow(staleness: number, windowMs: number): boolean {
+  return windowMs > 0 && staleness <= windowMs;
 }

@@ -1,5 +1,5 @@
 import { CacheControl } from './cache-control';
-import { Freshness } from './freshness';
+import { Freshness, HEURISTICALLY_CACHEABLE } from './freshness';
 
 /**
  * Why a response was not stored. The same code feeds the Cache-Status `detail`, logs and stats,
@@ -60,6 +60,9 @@ export function storeRefusal(i: StorabilityInputs): StoreRefusal | null {
   if (i.responseHasSetCookie && !i.stripSetCookie) return 'set-cookie';
   // §4.1: Vary: * never matches a later request.
   if (i.varyStar) return 'vary-star';
+  // §3: without explicit freshness or `public`, only heuristically cacheable statuses may be stored.
+  const explicit = i.freshness.source === 's-maxage' || i.freshness.source === 'max-age' || i.freshness.source === 'expires' || i.responseCc.public;
+  if (!explicit && !HEURISTICALLY_CACHEABLE.has(i.status)) return 'no-freshness';
   // Storing something that can never be reused without a full fetch only evicts useful objects.
   const reusable = i.freshness.lifetimeMs > 0 || i.hasValidator || i.responseCc.noCache
     || (i.responseCc.staleWhileRevalidate ?? 0) > 0 || (i.responseCc.staleIfError ?? 0) > 0;

@@ -30,16 +30,24 @@ export function parseVary(header: string | string[] | undefined): ParsedVary {
 export function normalizeAcceptEncoding(value: string | string[] | undefined): string {
   if (value === undefined) return '';
   const text = Array.isArray(value) ? value.join(',') : value;
-  let br = false;
-  let gzip = false;
+  // RFC 9110 §12.5.3: q=0 refuses a coding; `*` stands for codings not listed, never for a refused one.
+  const accepted = new Set<string>();
+  const refused = new Set<string>();
+  let star = false;
   for (const item of text.split(',')) {
-    const [coding, ...params] = item.trim().toLowerCase().split(';');
-    const refused = params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p));
-    if (refused) continue;
-    if (coding === 'br') br = true;
-    else if (coding === 'gzip' || coding === 'x-gzip' || coding === '*') gzip = true;
+    const [rawCoding, ...params] = item.toLowerCase().split(';');
+    const coding = rawCoding!.trim();
+    if (!coding) continue;
+    const zero = params.some((p) => /^\s*q\s*=\s*0(\.0*)?\s*$/.test(p));
+    const name = coding === 'x-gzip' ? 'gzip' : coding;
+    if (zero) refused.add(name);
+    else if (name === '*') star = true;
+    else accepted.add(name);
   }
-  return br ? 'br' : gzip ? 'gzip' : '';
+  // `*` is read as gzip only: every origin that compresses speaks gzip, not every one speaks br.
+  if (accepted.has('br') && !refused.has('br')) return 'br';
+  if (!refused.has('gzip') && (accepted.has('gzip') || star)) return 'gzip';
+  return '';
 }
 
 /** Fields whose values are case-insensitive throughout: language ranges (RFC 9110 §12.5.4, RFC 4647 §2.1). */

@@ -14,8 +14,8 @@ describe('stale-while-revalidate and stale-if-error (RFC 5861)', { concurrency: 
     f.origin.handle(path, async (_req, res) => {
       res.sendDate = false;
       n++;
-      if (n > 1) await sleep(150); // the refresh is slow: the stale answers must not wait for it
-      res.writeHead(200, { 'cache-control': 'max-age=1, stale-while-revalidate=30', 'x-n': String(n) });
+      if (n > 1) await sleep(800); // the refresh is slow: the stale answers must not wait for it
+      res.writeHead(200, { 'cache-control': `max-age=${n > 1 ? 60 : 1}, stale-while-revalidate=30`, 'x-n': String(n) });
       res.end(`v${n}`);
     });
     const first = await f.proxy.get(path);
@@ -28,18 +28,18 @@ describe('stale-while-revalidate and stale-if-error (RFC 5861)', { concurrency: 
       assert.equal(r.body, 'v1');
       assert.equal(r.headers['x-n'], '1');
       assert.match(cacheStatus(r), /; hit; detail=l1; ttl=-\d+$/);
-      assert.ok(r.ms < 140, `stale answer took ${r.ms} ms`);
+      assert.ok(r.ms < 400, `stale answer took ${r.ms} ms`);
     }
     await waitFor(() => f.origin.count(path) === 2, 2000, 'the background refresh');
     // One refresh only, however many stale requests came in.
-    await sleep(250);
+    await sleep(1100); // the refresh's answer takes 800 ms
     assert.equal(f.origin.count(path), 2);
 
     const fresh = await f.proxy.get(path);
     assert.equal(fresh.status, 200);
     assert.equal(fresh.body, 'v2');
     assert.equal(fresh.headers['x-n'], '2');
-    assert.match(cacheStatus(fresh), /; hit; detail=l1; ttl=(0|1)$/);
+    assert.match(cacheStatus(fresh), /; hit; detail=l1; ttl=(58|59|60)$/);
     assert.equal(f.origin.count(path), 2);
   });
 
