@@ -4,6 +4,7 @@ import { AdminModule } from './admin/admin.module';
 import { CacheModule } from './cache/cache.module';
 import type { TiercelConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
+import { InvalidationModule } from './invalidation/invalidation.module';
 import { ProxyModule } from './proxy/proxy.module';
 
 @Module({})
@@ -11,7 +12,7 @@ export class AppModule {
   static forRoot(config: TiercelConfig, logger: Logger): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, logger), CacheModule, ProxyModule, AdminModule],
+      imports: [ConfigModule.forRoot(config, logger), CacheModule, InvalidationModule, ProxyModule, AdminModule],
     };
   }
 }

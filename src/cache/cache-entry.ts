@@ -24,19 +24,24 @@ export interface CachedResponse extends StoredFreshness {
 }
 
 /**
- * Stands at a URL's primary key when its responses vary: names the Vary fields and the
- * variants stored, so one invalidation reaches them all.
+ * Stands in a URL's own slot when its responses vary: names the Vary fields, from which a
+ * request's values select the variant.
  */
 export interface VaryIndex {
   readonly kind: 'vary';
   names: readonly string[];
-  selectors: readonly string[];
   size: number;
 }
 
 export type CacheEntry = CachedResponse | VaryIndex;
 
 export const MAX_VARIANTS_PER_URL = 32;
+
+/** A soft-invalidated response: stale from `at` on, so it is revalidated before use (or served within its stale windows). */
+export function markedStale(entry: CachedResponse, at: number): CachedResponse {
+  const ageThen = entry.initialAgeMs + (at - entry.responseTime);
+  return entry.lifetimeMs <= ageThen ? entry : { ...entry, lifetimeMs: Math.max(0, ageThen) };
+}
 
 export function headerBytes(headers: readonly string[]): number {
   let n = 0;

@@ -4,10 +4,12 @@ import type { TiercelConfig } from '../config/config';
 import { CacheStats } from './cache-stats';
 import { HttpCache } from './http-cache';
 import { MemoryTier } from './memory.tier';
+import { RedisTierHolder } from './redis-tier.provider';
 
 @Module({
   providers: [
     CacheStats,
+    RedisTierHolder,
     {
       provide: MemoryTier,
       inject: [TIERCEL_CONFIG],
@@ -15,10 +17,10 @@ import { MemoryTier } from './memory.tier';
     },
     {
       provide: HttpCache,
-      inject: [MemoryTier, TIERCEL_CONFIG],
-      useFactory: (l1: MemoryTier, c: TiercelConfig) => new HttpCache(l1, c.cache.maxAgeMs),
+      inject: [MemoryTier, TIERCEL_CONFIG, RedisTierHolder],
+      useFactory: (l1: MemoryTier, c: TiercelConfig, l2: RedisTierHolder) => new HttpCache(l1, c.cache.maxAgeMs, l2.tier),
     },
   ],
-  exports: [HttpCache, MemoryTier, CacheStats],
+  exports: [HttpCache, MemoryTier, CacheStats, RedisTierHolder],
 })
 export class CacheModule {}

@@ -9,6 +9,8 @@ export interface StoreOptions {
   via: string | null;
   xCacheHeader: boolean;
   stripSetCookie: boolean;
+  /** Surrogate-Key and Cache-Tag are for Tiercel's invalidation, not for clients. */
+  stripTags?: boolean;
 }
 
 /** Fields Tiercel computes per delivery, or that describe one connection, never stored. */
@@ -17,6 +19,11 @@ const NOT_STORED = new Set(['age', 'x-cache', 'content-length', 'date']);
 /** Number of slots at the end of a stored header list that every delivery fills in. */
 export function trailerLength(xCacheHeader: boolean): number {
   return xCacheHeader ? 6 : 4;
+}
+
+/** The slots themselves: Age, Cache-Status and (optionally) X-Cache, filled per delivery. */
+export function trailerTemplate(xCacheHeader: boolean): string[] {
+  return xCacheHeader ? ['age', '0', 'cache-status', '', 'x-cache', 'HIT'] : ['age', '0', 'cache-status', ''];
 }
 
 export function firstValue(v: string | string[] | undefined): string | undefined {
@@ -34,6 +41,7 @@ export function storedHeaderList(fields: ResponseFields, bodyLength: number, opt
     const value = fields[name];
     if (value === undefined || isHopByHop(name, extra) || NOT_STORED.has(name)) continue;
     if (name === 'set-cookie' && opts.stripSetCookie) continue;
+    if (opts.stripTags && (name === 'surrogate-key' || name === 'cache-tag')) continue;
     if (Array.isArray(value)) for (const v of value) out.push(name, v);
     else out.push(name, value);
   }
@@ -42,8 +50,7 @@ export function storedHeaderList(fields: ResponseFields, bodyLength: number, opt
   if (date !== undefined) out.push('date', date);
   if (opts.via) out.push('via', opts.via);
   out.push('content-length', String(bodyLength));
-  out.push('age', '0', 'cache-status', '');
-  if (opts.xCacheHeader) out.push('x-cache', 'HIT');
+  out.push(...trailerTemplate(opts.xCacheHeader));
   return out;
 }
 

@@ -42,7 +42,6 @@ interface ResponseMeta {
 
 interface VaryMeta {
   n: readonly string[];
-  s: readonly string[];
 }
 
 /** `trailer` is how many per-delivery header slots (Age, Cache-Status, X-Cache) end a stored list. */
@@ -69,7 +68,7 @@ export function encodeEntry(entry: CacheEntry, trailer: string[]): Buffer {
     };
     body = entry.body;
   } else {
-    meta = { n: entry.names, s: entry.selectors };
+    meta = { n: entry.names };
   }
   const json = Buffer.from(JSON.stringify(meta));
   const out = Buffer.allocUnsafe(PREFIX + json.length + (body?.length ?? 0));
@@ -97,8 +96,8 @@ export function decodeEntry(buf: Buffer, trailer: readonly string[]): CacheEntry
   }
   if (buf[3] === KIND_VARY) {
     const m = meta as VaryMeta;
-    if (!Array.isArray(m.n) || !Array.isArray(m.s)) return null;
-    const index: VaryIndex = { kind: 'vary', names: m.n, selectors: m.s, size: 64 + metaLength };
+    if (!Array.isArray(m.n)) return null;
+    const index: VaryIndex = { kind: 'vary', names: m.n, size: 64 + metaLength };
     return index;
   }
   if (buf[3] !== KIND_RESPONSE) return null;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
-import { parseVary } from '../http-cache/vary';
+import { parseVary, varySelector } from '../http-cache/vary';
 import { CachedResponse, MAX_VARIANTS_PER_URL } from './cache-entry';
 import { HttpCache, LookupOutcome } from './http-cache';
 import { MemoryTier } from './memory.tier';
@@ -23,7 +23,7 @@ function setup(capacity = 1_000_000): { l1: MemoryTier; cache: HttpCache } {
 }
 
 function lookup(cache: HttpCache, headers: IncomingHttpHeaders, key = URL_KEY): LookupOutcome {
-  const out: LookupOutcome = { key: '', found: undefined, miss: 'uri-miss' };
+  const out: LookupOutcome = { key: '', found: undefined, tier: 'l1', miss: 'uri-miss' };
   cache.lookup(key, headers, out);
   return out;
 }
@@ -56,9 +56,9 @@ describe('HttpCache: lookup without Vary', () => {
   it('resets a reused outcome object', () => {
     const { cache } = setup();
     cache.store(URL_KEY, {}, response(undefined, 'a'));
-    const out: LookupOutcome = { key: 'stale', found: response(undefined, 'old'), miss: 'vary-miss' };
+    const out: LookupOutcome = { key: 'stale', found: response(undefined, 'old'), tier: 'l2', miss: 'vary-miss' };
     cache.lookup('other', {}, out);
-    assert.deepEqual(out, { key: 'other', found: undefined, miss: 'uri-miss' });
+    assert.deepEqual(out, { key: 'other', found: undefined, tier: 'l1', miss: 'uri-miss' });
   });
 });
 
@@ -115,18 +115,18 @@ describe('HttpCache: Vary index (RFC 9111 §4.1)', () => {
     cache.store(URL_KEY, { 'accept-language': 'en' }, response('Accept-Language', 'v2'));
     assert.equal(tagOf(lookup(cache, { 'accept-language': 'en' })), 'v2');
     assert.equal(l1.stats().entries, 2);
-    assert.equal(cache.invalidate(URL_KEY), 2);
+    assert.equal(cache.invalidateLocal({ kind: 'urls', keys: [URL_KEY] }, false), 2);
   });
 
   it('drops all old variants when the Vary field list changes', () => {
     const { cache, l1 } = setup();
     cache.store(URL_KEY, { 'accept-language': 'en' }, response('Accept-Language', 'en'));
     cache.store(URL_KEY, { 'accept-language': 'fr' }, response('Accept-Language', 'fr'));
-    const oldEn = cache.variantKey(URL_KEY, ['accept-language'], { 'accept-language': 'en' });
-    const oldFr = cache.variantKey(URL_KEY, ['accept-language'], { 'accept-language': 'fr' });
+    const oldEn = varySelector(['accept-language'], { 'accept-language': 'en' });
+    const oldFr = varySelector(['accept-language'], { 'accept-language': 'fr' });
     cache.store(URL_KEY, { 'accept-language': 'de', 'x-mode': 'a' }, response('X-Mode', 'mode-a'));
-    assert.equal(l1.get(oldEn), undefined);
-    assert.equal(l1.get(oldFr), undefined);
+    assert.equal(l1.get(URL_KEY, oldEn), undefined);
+    assert.equal(l1.get(URL_KEY, oldFr), undefined);
     assert.equal(l1.stats().entries, 2); // the new index and the one new variant
     assert.equal(tagOf(lookup(cache, { 'accept-language': 'en', 'x-mode': 'a' })), 'mode-a');
     assert.equal(lookup(cache, { 'accept-language': 'en', 'x-mode': 'b' }).miss, 'vary-miss');
@@ -165,7 +165,7 @@ describe('HttpCache: invalidate', () => {
   it('removes a non-varying response', () => {
     const { cache, l1 } = setup();
     cache.store(URL_KEY, {}, response(undefined, 'a'));
-    assert.equal(cache.invalidate(URL_KEY), 1);
+    assert.equal(cache.invalidateLocal({ kind: 'urls', keys: [URL_KEY] }, false), 1);
     assert.equal(lookup(cache, {}).found, undefined);
     assert.equal(l1.stats().entries, 0);
   });
@@ -173,12 +173,12 @@ describe('HttpCache: invalidate', () => {
   it('removes every variant and the index', () => {
     const { cache, l1 } = setup();
     for (const lang of ['en', 'fr', 'de']) cache.store(URL_KEY, { 'accept-language': lang }, response('Accept-Language', lang));
-    assert.equal(cache.invalidate(URL_KEY), 4);
+    assert.equal(cache.invalidateLocal({ kind: 'urls', keys: [URL_KEY] }, false), 4);
     for (const lang of ['en', 'fr', 'de']) {
       const out = lookup(cache, { 'accept-language': lang });
       assert.equal(out.found, undefined, lang);
       assert.equal(out.miss, 'uri-miss', lang);
-      assert.equal(l1.get(cache.variantKey(URL_KEY, ['accept-language'], { 'accept-language': lang })), undefined, lang);
+      assert.equal(l1.get(URL_KEY, varySelector(['accept-language'], { 'accept-language': lang })), undefined, lang);
     }
     assert.equal(l1.stats().entries, 0);
   });
@@ -187,12 +187,12 @@ describe('HttpCache: invalidate', () => {
     const { cache } = setup();
     cache.store(URL_KEY, {}, response(undefined, 'a'));
     cache.store(`${URL_KEY}/other`, { 'accept-language': 'en' }, response('Accept-Language', 'b'));
-    cache.invalidate(URL_KEY);
+    cache.invalidateLocal({ kind: 'urls', keys: [URL_KEY] }, false);
     assert.equal(tagOf(lookup(cache, { 'accept-language': 'en' }, `${URL_KEY}/other`)), 'b');
   });
 
   it('returns 0 when nothing is stored', () => {
-    assert.equal(setup().cache.invalidate(URL_KEY), 0);
+    assert.equal(setup().cache.invalidateLocal({ kind: 'urls', keys: [URL_KEY] }, false), 0);
   });
 
   it('reaches every variant even after memory pressure evicted the Vary index (RFC 9111 §4.4)', () => {
@@ -206,8 +206,8 @@ describe('HttpCache: invalidate', () => {
     assert.equal(l1.stats().evictions, 1);
     l1.delete('origin.example/filler');
 
-    cache.invalidate(URL_KEY);
-    assert.equal(l1.get(cache.variantKey(URL_KEY, ['accept-language'], { 'accept-language': 'en' })), undefined, 'the variant outlived invalidation');
+    cache.invalidateLocal({ kind: 'urls', keys: [URL_KEY] }, false);
+    assert.equal(l1.get(URL_KEY, varySelector(['accept-language'], { 'accept-language': 'en' })), undefined, 'the variant outlived invalidation');
     // A later response for another language recreates the index; the invalidated English
     // variant must not come back with it.
     cache.store(URL_KEY, { 'accept-language': 'fr' }, response('Accept-Language', 'fr'));
@@ -248,20 +248,20 @@ describe('HttpCache: Accept-Encoding normalisation', () => {
   });
 });
 
-describe('HttpCache.tierTtl', () => {
+describe('HttpCache.l1Ttl', () => {
   const { cache } = setup();
   it('keeps an object for its remaining freshness plus the longer stale window', () => {
-    assert.equal(cache.tierTtl(response(undefined, 'a', { lifetimeMs: 60_000, initialAgeMs: 10_000 })), 50_000);
-    assert.equal(cache.tierTtl(response(undefined, 'a', { lifetimeMs: 60_000, staleWhileRevalidateMs: 30_000, staleIfErrorMs: 90_000 })), 150_000);
+    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: Date.now(), lifetimeMs: 60_000, initialAgeMs: 10_000 })), 50_000);
+    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: Date.now(), lifetimeMs: 60_000, staleWhileRevalidateMs: 30_000, staleIfErrorMs: 90_000 })), 150_000);
   });
 
   it('is at least one second and at most CACHE_MAX_AGE', () => {
-    assert.equal(cache.tierTtl(response(undefined, 'a', { lifetimeMs: 0, initialAgeMs: 5_000 })), 1_000);
-    assert.equal(cache.tierTtl(response(undefined, 'a', { lifetimeMs: 86_400_000 })), MAX_AGE);
+    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: Date.now(), lifetimeMs: 0, initialAgeMs: 5_000 })), 1_000);
+    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: Date.now(), lifetimeMs: 86_400_000 })), MAX_AGE);
   });
 
   it('keeps objects with validators as long as CACHE_MAX_AGE allows', () => {
-    assert.equal(cache.tierTtl(response(undefined, 'a', { lifetimeMs: 0, etag: '"v1"' })), MAX_AGE);
-    assert.equal(cache.tierTtl(response(undefined, 'a', { lifetimeMs: 0, lastModified: 'Sun, 06 Nov 1994 08:49:37 GMT' })), MAX_AGE);
+    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: Date.now(), lifetimeMs: 0, etag: '"v1"' })), MAX_AGE);
+    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: Date.now(), lifetimeMs: 0, lastModified: 'Sun, 06 Nov 1994 08:49:37 GMT' })), MAX_AGE);
   });
 });

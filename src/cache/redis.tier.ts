@@ -5,7 +5,7 @@ import { compileGlob } from '../invalidation/glob';
 import type { InvalidationTarget } from '../invalidation/invalidation';
 import { BreakerState, CircuitBreaker } from '../redis/circuit-breaker';
 import type { RedisClient } from '../redis/redis.client';
-import type { CacheEntry, CachedResponse } from './cache-entry';
+import { CacheEntry, markedStale } from './cache-entry';
 import type { CacheTier } from './cache-tier';
 import { decodeEntry, encodeEntry } from './entry-codec';
 
@@ -38,7 +38,7 @@ export interface RedisTierStats {
  * <h> is a short hash of the URL: the hash tag keeping an object's keys in one slot.
  * Every call has a timeout and goes through a circuit breaker; a failing Redis reads as a miss.
  */
-export class RedisTier {
+export class RedisTier implements CacheTier {
   readonly name = 'l2';
   readonly stats: RedisTierStats = { hits: 0, misses: 0, errors: 0, skipped: 0, writes: 0, tooLarge: 0 };
   readonly breaker: CircuitBreaker;
@@ -57,6 +57,10 @@ export class RedisTier {
       numberOfKeys: 1,
       lua: `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], '${SOFT_FIELD}', ARGV[1]) return 1 end return 0`,
     });
+  }
+
+  get leaseMs(): number {
+    return this.config.leaseMs;
   }
 
   objectKey(primaryKey: string): string {
@@ -239,10 +243,4 @@ function tagOf(primaryKey: string): string {
 /** Escapes Redis MATCH metacharacters in a literal. */
 function escapeMatch(s: string): string {
   return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
-/** A soft-invalidated response: stale from the moment of invalidation, so it is revalidated before use. */
-function markedStale(entry: CachedResponse, at: number): CachedResponse {
-  const ageThen = entry.initialAgeMs + (at - entry.responseTime);
-  return { ...entry, lifetimeMs: Math.min(entry.lifetimeMs, ageThen) };
 }

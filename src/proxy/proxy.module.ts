@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { CacheModule } from '../cache/cache.module';
+import { InvalidationModule } from '../invalidation/invalidation.module';
+import { InvalidationService } from '../invalidation/invalidation.service';
 import { CacheStats } from '../cache/cache-stats';
 import { HttpCache } from '../cache/http-cache';
 import { LOGGER } from '../common/logger';
@@ -13,7 +15,7 @@ import { RequestLifecycle } from './request-lifecycle';
 import { UpstreamClient } from './upstream.client';
 
 @Module({
-  imports: [CacheModule],
+  imports: [CacheModule, InvalidationModule],
   providers: [
     { provide: UpstreamClient, inject: [TIERCEL_CONFIG], useFactory: (c: TiercelConfig) => new UpstreamClient(c) },
     {
@@ -24,9 +26,9 @@ import { UpstreamClient } from './upstream.client';
     { provide: ConnectTunnel, inject: [TIERCEL_CONFIG, LOGGER], useFactory: (c: TiercelConfig, l: Logger) => new ConnectTunnel(c, l) },
     {
       provide: RequestLifecycle,
-      inject: [TIERCEL_CONFIG, HttpCache, CacheStats, UpstreamClient, Coalescer, LOGGER],
-      useFactory: (c: TiercelConfig, cache: HttpCache, stats: CacheStats, up: UpstreamClient, co: Coalescer, l: Logger) =>
-        new RequestLifecycle(c, cache, stats, up, co, l),
+      inject: [TIERCEL_CONFIG, HttpCache, CacheStats, UpstreamClient, Coalescer, InvalidationService, LOGGER],
+      useFactory: (c: TiercelConfig, cache: HttpCache, stats: CacheStats, up: UpstreamClient, co: Coalescer, inv: InvalidationService, l: Logger) =>
+        new RequestLifecycle(c, cache, stats, up, co, inv, l),
     },
     ProxyServer,
   ],

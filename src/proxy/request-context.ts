@@ -14,7 +14,7 @@ export class RequestContext {
   path = '';
   target: UpstreamTarget | null = null;
   requestCc: CacheControl | null = null;
-  readonly lookup: LookupOutcome = { key: '', found: undefined, miss: 'uri-miss' };
+  readonly lookup: LookupOutcome = { key: '', found: undefined, tier: 'l1', miss: 'uri-miss' };
   /** Set when the client goes away before the response is complete. */
   aborted = false;
   readonly startedAt: number;

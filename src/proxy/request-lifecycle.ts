@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { TiercelConfig } from '../config/config';
 import { CachedResponse } from '../cache/cache-entry';
-import { createCachedResponse, firstValue, ResponseFields, storedFields, trailerLength } from '../cache/cached-response';
+import { createCachedResponse, firstValue, ResponseFields, StoreOptions, storedFields, trailerLength } from '../cache/cached-response';
 import { CacheStats } from '../cache/cache-stats';
 import { HttpCache } from '../cache/http-cache';
 import { CacheControl, parseCacheControl } from '../http-cache/cache-control';
@@ -16,6 +16,8 @@ import { currentAge, reuse } from '../http-cache/reuse';
 import { StoreRefusal, storeRefusal } from '../http-cache/storability';
 import { surrogateCapability, surrogateControlFor } from '../http-cache/surrogate-control';
 import { normalizeAcceptEncoding, parseVary } from '../http-cache/vary';
+import { parseTags } from '../invalidation/invalidation';
+import { InvalidationService } from '../invalidation/invalidation.service';
 import { Coalescer, FlightResult } from './coalescer';
 import { RequestContext } from './request-context';
 import { classifyUpstreamError, UpstreamClient } from './upstream.client';
@@ -47,6 +49,8 @@ export class RequestLifecycle {
   /** Our Surrogate-Capability entry; set in reverse mode, where Tiercel acts for the origin as its surrogate. */
   private readonly surrogate: string | null;
   private readonly refreshing = new Set<string>();
+  private readonly storeOptions: StoreOptions;
+  private readonly stripTags: boolean;
 
   constructor(
     private readonly config: TiercelConfig,
@@ -54,11 +58,14 @@ export class RequestLifecycle {
     private readonly stats: CacheStats,
     private readonly upstream: UpstreamClient,
     private readonly coalescer: Coalescer,
+    private readonly invalidation: InvalidationService,
     private readonly log: Logger,
   ) {
     this.name = config.cache.name;
     this.via = config.proxy.addVia ? `1.1 ${config.cache.name}` : null;
     this.trailer = trailerLength(config.cache.xCacheHeader);
+    this.stripTags = config.invalidation.stripTagHeaders;
+    this.storeOptions = { via: this.via, xCacheHeader: config.cache.xCacheHeader, stripSetCookie: config.cache.stripSetCookie, stripTags: this.stripTags };
     this.surrogate = upstream.isReverse ? surrogateCapability(config.cache.name) : null;
   }
 
@@ -107,6 +114,7 @@ export class RequestLifecycle {
     }
 
     if (ctx.method === 'GET' || ctx.method === 'HEAD') return this.lookup(ctx);
+    if (ctx.method === 'PURGE') return this.purge(ctx);
     this.stats.passes++;
     return this.pass(ctx, 'method');
   }
@@ -120,6 +128,16 @@ export class RequestLifecycle {
     else if (headers.pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(headers.pragma)) ctx.requestCc = parseCacheControl('no-cache');
 
     this.cache.lookup(ctx.primaryKey, headers, ctx.lookup);
+    if (ctx.lookup.found !== undefined || this.cache.l2 === null) return this.afterLookup(ctx);
+    this.cache.lookupL2(ctx.primaryKey, headers, ctx.lookup).then(
+      () => this.afterLookup(ctx),
+      (err) => this.fail(ctx, err),
+    );
+  }
+
+  /** What a lookup found decides the next step: hit, revalidate, or miss. */
+  private afterLookup(ctx: RequestContext): void {
+    if (ctx.aborted) return;
     const found = ctx.lookup.found;
     const now = Date.now();
     if (found !== undefined) {
@@ -148,9 +166,11 @@ export class RequestLifecycle {
   // ── hit ────────────────────────────────────────────────────────────────────────────────────
   private hit(ctx: RequestContext, obj: CachedResponse, now: number): void {
     this.stats.hits++;
-    this.stats.l1Hits++;
+    const tier = ctx.lookup.tier;
+    if (tier === 'l1') this.stats.l1Hits++;
+    else this.stats.l2Hits++;
     const ageMs = currentAge(obj, now);
-    this.deliverStored(ctx, obj, ageMs, hitStatus(this.name, 'l1', Math.floor((obj.lifetimeMs - ageMs) / 1000)));
+    this.deliverStored(ctx, obj, ageMs, hitStatus(this.name, tier, Math.floor((obj.lifetimeMs - ageMs) / 1000)));
   }
 
   // ── miss ───────────────────────────────────────────────────────────────────────────────────
@@ -163,11 +183,40 @@ export class RequestLifecycle {
     if (this.coalescer.isPass(key)) return void this.fetch(ctx, 'miss', undefined, reason, undefined, 'hit-for-pass');
     const joined = this.coalescer.join(key);
     if (joined === null) return void this.fetch(ctx, 'miss', undefined, reason);
-    if ('lead' in joined) return void this.fetch(ctx, 'miss', undefined, reason, joined.lead);
+    if ('lead' in joined) {
+      if (this.cache.l2 === null) return void this.fetch(ctx, 'miss', undefined, reason, joined.lead);
+      return void this.leadAcrossInstances(ctx, reason, joined.lead).catch((err) => this.fail(ctx, err));
+    }
     joined.wait.then(
       (result) => this.afterWait(ctx, result),
       (err) => this.fail(ctx, err),
     );
+  }
+
+  /**
+   * Cross-instance coalescing: the local leader takes a short Redis lease on the URL before
+   * fetching. Without it, another instance is fetching: wait (bounded) for its fill to reach
+   * L2, then serve that, or fetch alone when the lease ends without one.
+   */
+  private async leadAcrossInstances(ctx: RequestContext, reason: ForwardReason, done: (r: FlightResult) => void): Promise<void> {
+    const l2 = this.cache.l2!;
+    if (await l2.acquireLease(ctx.primaryKey)) return this.fetch(ctx, 'miss', undefined, reason, done, undefined, true);
+    const deadline = Date.now() + Math.min(this.config.cache.coalesceTimeoutMs, l2.leaseMs);
+    while (Date.now() < deadline && !ctx.aborted) {
+      await sleep(L2_FILL_POLL_MS);
+      await this.cache.lookupL2(ctx.primaryKey, ctx.req.headers, ctx.lookup);
+      const found = ctx.lookup.found;
+      const now = Date.now();
+      if (found !== undefined && reuse(found, now, ctx.requestCc) !== 'revalidate') {
+        done('stored');
+        this.stats.coalesced++;
+        const ageMs = currentAge(found, now);
+        return this.deliverStored(ctx, found, ageMs, forwardStatus(this.name, { fwd: reason, fwdStatus: found.status, collapsed: true, ttlSeconds: Math.floor((found.lifetimeMs - ageMs) / 1000), detail: 'l2' }));
+      }
+      if (!(await l2.leaseHeld(ctx.primaryKey))) break;
+    }
+    if (ctx.aborted) return done('not-stored');
+    return this.fetch(ctx, 'miss', undefined, reason, done);
   }
 
   /** A coalesced request wakes: serve the leader's stored object, or fetch alone. */
@@ -219,6 +268,7 @@ export class RequestLifecycle {
     reason: ForwardReason,
     leaderDone?: (r: FlightResult) => void,
     detail?: string,
+    holdsLease = false,
   ): Promise<void> {
     const { req, res } = ctx;
     const background = mode === 'refresh';
@@ -239,6 +289,7 @@ export class RequestLifecycle {
       });
     } catch (err) {
       leaderDone?.('not-stored');
+      if (holdsLease) this.cache.l2?.releaseLease(ctx.primaryKey);
       this.stats.upstreamErrors++;
       const failure = classifyUpstreamError(err);
       if (background) throw err;
@@ -269,7 +320,7 @@ export class RequestLifecycle {
             return this.deliverStored(ctx, stale, ageMs, forwardStatus(this.name, { fwd: reason, fwdStatus: 304, ttlSeconds: Math.floor((stale.lifetimeMs - ageMs) / 1000), detail: 'validator-mismatch' }));
           }
           const updated = this.freshen(stale, fields, requestTime, responseTime);
-          this.cache.store(ctx.primaryKey, req.headers, updated);
+          this.store(ctx, updated);
           this.stats.revalidations++;
           if (background) return;
           const ageMs = currentAge(updated, Date.now());
@@ -371,10 +422,10 @@ export class RequestLifecycle {
           this.stats.incompleteBodies++;
         } else {
           const obj = createCachedResponse(
-            { status, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: responseCc, freshness, varyNames: vary.names, tags: [], requestTime, responseTime },
-            { via: this.via, xCacheHeader: this.config.cache.xCacheHeader, stripSetCookie: this.config.cache.stripSetCookie },
+            { status, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: responseCc, freshness, varyNames: vary.names, tags: parseTags(fields['surrogate-key'], fields['cache-tag']), requestTime, responseTime },
+            this.storeOptions,
           );
-          this.cache.store(ctx.primaryKey, req.headers, obj);
+          this.store(ctx, obj);
           this.stats.stores++;
           flight = 'stored';
         }
@@ -392,6 +443,7 @@ export class RequestLifecycle {
       res.destroy();
     } finally {
       leaderDone?.(flight);
+      if (holdsLease) this.cache.l2?.releaseLease(ctx.primaryKey);
     }
   }
 
@@ -486,8 +538,10 @@ export class RequestLifecycle {
   /** Stored headers updated by a 304 (RFC 9111 §4.3.4), with freshness computed anew. */
   private freshen(stale: CachedResponse, fresh: ResponseFields, requestTime: number, responseTime: number): CachedResponse {
     const fields = storedFields(stale.headers, this.config.cache.xCacheHeader);
+    const extra = connectionTokens(fresh.connection);
     for (const name in fresh) {
-      if (NOT_UPDATED_BY_304.has(name) || isHopByHop(name, null)) continue;
+      // A 304 never brings its hop-by-hop fields or a Set-Cookie (one client's session) into the shared object.
+      if (NOT_UPDATED_BY_304.has(name) || isHopByHop(name, extra) || name === 'set-cookie') continue;
       fields[name] = fresh[name];
     }
     const cc = this.responseCacheControl(fields);
@@ -497,7 +551,7 @@ export class RequestLifecycle {
     );
     return createCachedResponse(
       { status: stale.status, fields, body: stale.body, cc, freshness, varyNames: stale.varyNames, tags: stale.tags, requestTime, responseTime },
-      { via: this.via, xCacheHeader: this.config.cache.xCacheHeader, stripSetCookie: this.config.cache.stripSetCookie },
+      this.storeOptions,
     );
   }
 
@@ -513,17 +567,40 @@ export class RequestLifecycle {
     return parseCacheControl(fields['cache-control']);
   }
 
+  /** RFC 9111 §4.4: the target URI and same-origin Location / Content-Location, on every instance. */
   private invalidateAfterUnsafe(ctx: RequestContext, fields: ResponseFields): void {
-    let n = this.cache.invalidate(ctx.primaryKey);
+    const keys = [ctx.primaryKey];
     const host = ctx.primaryKey.slice(0, ctx.primaryKey.length - ctx.path.length);
     for (const name of ['location', 'content-location'] as const) {
       const value = firstValue(fields[name]);
       if (value === undefined) continue;
       const resolved = safeUrl(value, `http://${host}${ctx.path}`);
-      // §4.4: only same-origin URIs, so one origin cannot purge another's objects.
-      if (resolved !== null && hostKey(resolved.host) === host) n += this.cache.invalidate(host + resolved.pathname + resolved.search);
+      // Only same-origin URIs, so one origin cannot purge another's objects.
+      if (resolved !== null && hostKey(resolved.host) === host) keys.push(host + resolved.pathname + resolved.search);
     }
-    this.stats.invalidations += n;
+    this.invalidation.invalidate({ target: { kind: 'urls', keys }, soft: false }).catch((err) => this.log.warn({ err }, 'invalidation after unsafe method failed'));
+  }
+
+  /** PURGE <url> on the data port, from PURGE_ALLOW clients: the URL leaves every tier on every instance. */
+  private purge(ctx: RequestContext): void {
+    if (!this.config.invalidation.purgeAllow.contains(ctx.req.socket.remoteAddress)) {
+      return this.synth(ctx, 403, 'Forbidden: this client may not PURGE (see PURGE_ALLOW)', 'bypass', 'purge-denied');
+    }
+    ctx.req.resume();
+    this.invalidation.invalidate({ target: { kind: 'urls', keys: [ctx.primaryKey] }, soft: false }).then(
+      (outcome) => {
+        const body = `${JSON.stringify({ purged: ctx.primaryKey, ...outcome })}\n`;
+        ctx.res.writeHead(200, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store', 'cache-status', forwardStatus(this.name, { fwd: 'bypass', detail: 'purge' })]);
+        ctx.res.end(body);
+      },
+      (err) => this.fail(ctx, err),
+    );
+  }
+
+  /** L1 now; L2 in the background, its failure logged and counted, never the client's problem. */
+  private store(ctx: RequestContext, obj: CachedResponse): void {
+    const l2Write = this.cache.store(ctx.primaryKey, ctx.req.headers, obj);
+    l2Write?.catch((err) => this.log.warn({ err, key: ctx.primaryKey }, 'L2 write failed'));
   }
 
   /** The request as the origin sees it: end-to-end fields, X-Forwarded-*, Via, and our validators. */
@@ -593,6 +670,7 @@ export class RequestLifecycle {
     for (const name in fields) {
       const value = fields[name];
       if (value === undefined || isHopByHop(name, extra) || name === 'x-cache') continue;
+      if (this.stripTags && (name === 'surrogate-key' || name === 'cache-tag')) continue;
       if (Array.isArray(value)) for (const v of value) out.push(name, v);
       else out.push(name, value);
     }
@@ -602,6 +680,11 @@ export class RequestLifecycle {
     return out;
   }
 }
+
+/** How often a request waiting on another instance's fetch looks for the fill in L2. */
+const L2_FILL_POLL_MS = 25;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function hasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];

@@ -1,0 +1,47 @@
+import { Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { CacheModule } from '../cache/cache.module';
+import { CacheStats } from '../cache/cache-stats';
+import { HttpCache } from '../cache/http-cache';
+import { LOGGER } from '../common/logger';
+import type { TiercelConfig } from '../config/config';
+import { TIERCEL_CONFIG } from '../config/config.module';
+import { createRedisClient } from '../redis/redis.client';
+import { InvalidationBus } from './invalidation.bus';
+import { InvalidationController } from './invalidation.controller';
+import { InvalidationService } from './invalidation.service';
+
+/** Starts listening for other instances' invalidations once the app is up, and stops at shutdown. */
+@Injectable()
+class InvalidationLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(private readonly service: InvalidationService) {}
+  onApplicationBootstrap(): Promise<void> {
+    return this.service.start();
+  }
+  onApplicationShutdown(): Promise<void> {
+    return this.service.close();
+  }
+}
+
+@Module({
+  imports: [CacheModule],
+  providers: [
+    {
+      provide: InvalidationService,
+      inject: [TIERCEL_CONFIG, HttpCache, CacheStats, LOGGER],
+      useFactory: (c: TiercelConfig, cache: HttpCache, stats: CacheStats, log: Logger) => {
+        let bus: InvalidationBus | null = null;
+        if (c.redis !== null && cache.l2 !== null) {
+          const subscriber = createRedisClient(c.redis, 'subscriber');
+          subscriber.on('error', (err: Error) => log.debug({ err }, 'redis subscriber error'));
+          bus = new InvalidationBus(cache.l2.client, subscriber, `${c.redis.keyPrefix}invalidate`, c.instanceId, log);
+        }
+        return new InvalidationService(cache, stats, bus, log);
+      },
+    },
+    InvalidationLifecycle,
+  ],
+  controllers: [InvalidationController],
+  exports: [InvalidationService],
+})
+export class InvalidationModule {}
