@@ -1,10 +1,11 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { RedisTierHolder } from '../cache/redis-tier.provider';
 import { ProxyServer } from '../proxy/proxy.server';
 
 @Controller()
 export class HealthController {
-  constructor(private readonly proxy: ProxyServer) {}
+  constructor(private readonly proxy: ProxyServer, private readonly redis: RedisTierHolder) {}
 
   /** Liveness: the process answers. */
   @Get('healthz')
@@ -12,11 +13,17 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: the data port is accepting requests (false while draining at shutdown). */
+  /**
+   * Readiness: the data port is accepting requests (not while draining at shutdown). A Redis
+   * that is away does not make Tiercel unready: it serves from L1 and the origin, and says
+   * L2 is degraded.
+   */
   @Get('readyz')
-  readyz(@Res({ passthrough: true }) res: Response): { status: string; l1: string } {
+  readyz(@Res({ passthrough: true }) res: Response): { status: string; l1: string; l2: string } {
     const ready = this.proxy.listening;
     res.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
-    return { status: ready ? 'ready' : 'not-ready', l1: 'ok' };
+    const tier = this.redis.tier;
+    const l2 = tier === null ? 'disabled' : tier.breaker.state === 'closed' && tier.client.status === 'ready' ? 'ok' : 'degraded';
+    return { status: ready ? 'ready' : 'not-ready', l1: 'ok', l2 };
   }
 }

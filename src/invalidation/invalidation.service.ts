@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { CacheStats } from '../cache/cache-stats';
 import { HttpCache } from '../cache/http-cache';
 import type { Invalidation, InvalidationTarget } from './invalidation';
-import type { InvalidationBus, InvalidationMessage } from './invalidation.bus';
+import type { BusStats, InvalidationBus, InvalidationMessage } from './invalidation.bus';
 
 export interface InvalidationOutcome {
   removed: { l1: number; l2: number | null };
@@ -49,6 +49,10 @@ export class InvalidationService {
     this.remoteApplied++;
     const n = this.cache.invalidateLocal(m.target, m.soft === true);
     this.log.debug({ target: m.target, from: m.from, removed: n }, 'invalidation received');
+  }
+
+  busStats(): BusStats | null {
+    return this.bus ? { ...this.bus.stats } : null;
   }
 
   async close(): Promise<void> {
