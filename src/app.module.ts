@@ -6,13 +6,15 @@ import type { TiercelConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { InvalidationModule } from './invalidation/invalidation.module';
 import { ProxyModule } from './proxy/proxy.module';
+import type { TelemetryHandle } from './telemetry/otel-sdk';
+import { TelemetryModule } from './telemetry/telemetry.module';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: TiercelConfig, logger: Logger): DynamicModule {
+  static forRoot(config: TiercelConfig, logger: Logger, telemetry: TelemetryHandle): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, logger), CacheModule, InvalidationModule, ProxyModule, AdminModule],
+      imports: [ConfigModule.forRoot(config, logger, telemetry), CacheModule, InvalidationModule, TelemetryModule, ProxyModule, AdminModule],
     };
   }
 }

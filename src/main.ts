@@ -1,20 +1,30 @@
+import { createLogger } from './common/logger';
+import { loadConfig } from './config/config';
 import { ConfigError } from './config/parse';
+import { startTelemetry } from './telemetry/otel-sdk';
 import { startTiercel } from './tiercel';
 
 async function main(): Promise<void> {
-  const tiercel = await startTiercel(process.env);
+  const config = loadConfig(process.env);
+  const logger = createLogger(config.logLevel, config.instanceId);
+  // Telemetry first: instruments and tracers acquired while Nest builds the app must be the SDK's.
+  const telemetry = startTelemetry(config, logger);
+  const tiercel = await startTiercel(process.env, { config, logger, telemetry });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     tiercel.logger.info({ signal }, 'shutting down');
-    tiercel.close().then(
-      () => process.exit(0),
-      (err) => {
-        tiercel.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    tiercel
+      .close()
+      .then(() => telemetry.shutdown())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          tiercel.logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -8,6 +8,7 @@ import { AppModule } from './app.module';
 import { createLogger, PinoNestLogger } from './common/logger';
 import { loadConfig, TiercelConfig } from './config/config';
 import { ProxyServer } from './proxy/proxy.server';
+import { NO_TELEMETRY, TelemetryHandle } from './telemetry/otel-sdk';
 
 export interface RunningTiercel {
   app: INestApplication;
@@ -18,11 +19,21 @@ export interface RunningTiercel {
   close(): Promise<void>;
 }
 
+export interface StartOptions {
+  logger?: Logger;
+  /** The OpenTelemetry SDK, started before this call (main does); none: instruments are no-ops. */
+  telemetry?: TelemetryHandle;
+  config?: TiercelConfig;
+}
+
 /** Builds and starts one Tiercel: the Nest app with its admin port, and the data port. */
-export async function startTiercel(env: Record<string, string | undefined> = process.env, logger?: Logger): Promise<RunningTiercel> {
-  const config = loadConfig(env);
-  const log = logger ?? createLogger(config.logLevel, config.instanceId);
-  const app = await NestFactory.create(AppModule.forRoot(config, log), { logger: new PinoNestLogger(log), bodyParser: true });
+export async function startTiercel(env: Record<string, string | undefined> = process.env, opts: StartOptions | Logger = {}): Promise<RunningTiercel> {
+  const o: StartOptions = 'info' in opts && typeof opts.info === 'function' ? { logger: opts as Logger } : (opts as StartOptions);
+  const config = o.config ?? loadConfig(env);
+  const telemetry = o.telemetry ?? NO_TELEMETRY;
+  config.telemetry.tracing = telemetry.tracing;
+  const log = o.logger ?? createLogger(config.logLevel, config.instanceId);
+  const app = await NestFactory.create(AppModule.forRoot(config, log, telemetry), { logger: new PinoNestLogger(log), bodyParser: true });
   await app.listen(config.admin.port, config.admin.host);
   const adminPort = ((app.getHttpServer() as Server).address() as AddressInfo).port;
   const proxyPort = app.get(ProxyServer).address!.port;

@@ -8,6 +8,8 @@ export type ResponseFields = Record<string, string | string[] | undefined>;
 export interface StoreOptions {
   via: string | null;
   xCacheHeader: boolean;
+  /** The per-delivery slots ending every stored header list; by default Age, Cache-Status and X-Cache. */
+  trailer?: readonly string[];
   stripSetCookie: boolean;
   /** Surrogate-Key and Cache-Tag are for Tiercel's invalidation, not for clients. */
   stripTags?: boolean;
@@ -16,14 +18,24 @@ export interface StoreOptions {
 /** Fields Tiercel computes per delivery, or that describe one connection, never stored. */
 const NOT_STORED = new Set(['age', 'x-cache', 'content-length', 'date']);
 
-/** Number of slots at the end of a stored header list that every delivery fills in. */
-export function trailerLength(xCacheHeader: boolean): number {
-  return xCacheHeader ? 6 : 4;
+export interface DeliveryHeaders {
+  xCache: boolean;
+  serverTiming: boolean;
+  traceResponse: boolean;
 }
 
-/** The slots themselves: Age, Cache-Status and (optionally) X-Cache, filled per delivery. */
-export function trailerTemplate(xCacheHeader: boolean): string[] {
-  return xCacheHeader ? ['age', '0', 'cache-status', '', 'x-cache', 'HIT'] : ['age', '0', 'cache-status', ''];
+/**
+ * The slots at the end of every stored header list, filled per delivery: Age and Cache-Status,
+ * then X-Cache, Server-Timing and traceresponse as configured. The order is fixed so the
+ * request path finds each slot by a constant offset.
+ */
+export function trailerTemplate(d: DeliveryHeaders | boolean): string[] {
+  const o = typeof d === 'boolean' ? { xCache: d, serverTiming: false, traceResponse: false } : d;
+  const t = ['age', '0', 'cache-status', ''];
+  if (o.xCache) t.push('x-cache', 'HIT');
+  if (o.serverTiming) t.push('server-timing', '');
+  if (o.traceResponse) t.push('traceresponse', '');
+  return t;
 }
 
 export function firstValue(v: string | string[] | undefined): string | undefined {
@@ -50,14 +62,14 @@ export function storedHeaderList(fields: ResponseFields, bodyLength: number, opt
   if (date !== undefined) out.push('date', date);
   if (opts.via) out.push('via', opts.via);
   out.push('content-length', String(bodyLength));
-  out.push(...trailerTemplate(opts.xCacheHeader));
+  out.push(...(opts.trailer ?? trailerTemplate(opts.xCacheHeader)));
   return out;
 }
 
 /** Back from a stored header list to fields, for a 304 to update (RFC 9111 §4.3.4). */
-export function storedFields(headers: readonly string[], xCacheHeader: boolean): ResponseFields {
+export function storedFields(headers: readonly string[], trailerLength: number): ResponseFields {
   const fields: ResponseFields = {};
-  const end = headers.length - trailerLength(xCacheHeader);
+  const end = headers.length - trailerLength;
   for (let i = 0; i < end; i += 2) {
     const name = headers[i]!;
     if (name === 'via' || name === 'content-length') continue;

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
-import type { TiercelConfig } from '../config/config';
+import { deliveryHeaders, TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { createRedisClient, whenReady } from '../redis/redis.client';
 import { RedisTier } from './redis.tier';
@@ -24,7 +24,7 @@ export class RedisTierHolder implements OnApplicationBootstrap, OnApplicationShu
     }
     const client = createRedisClient(redis, 'commands');
     client.on('error', (err: Error) => log.debug({ err }, 'redis connection error'));
-    this.tier = new RedisTier(client, redis, trailerTemplate(config.cache.xCacheHeader), config.instanceId, (state) =>
+    this.tier = new RedisTier(client, redis, trailerTemplate(deliveryHeaders(config)), config.instanceId, (state) =>
       log.warn({ state }, `L2 circuit breaker ${state}`),
     );
   }

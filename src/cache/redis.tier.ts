@@ -43,6 +43,11 @@ export class RedisTier implements CacheTier {
   readonly stats: RedisTierStats = { hits: 0, misses: 0, errors: 0, skipped: 0, writes: 0, tooLarge: 0 };
   readonly breaker: CircuitBreaker;
   private readonly prefix: string;
+  /**
+   * Whether the last Redis call failed. The lease calls are an optimisation: while Redis is
+   * failing they are skipped rather than each costing a request another full timeout.
+   */
+  private failing = false;
 
   constructor(
     readonly client: RedisClient,
@@ -161,7 +166,7 @@ export class RedisTier implements CacheTier {
    * fetches; false: another one is, wait for its fill. Fails open (true) when Redis is away.
    */
   async acquireLease(primaryKey: string): Promise<boolean> {
-    const r = await this.call(() => this.client.set(this.leaseKey(primaryKey), this.instanceId, 'PX', this.config.leaseMs, 'NX'));
+    const r = await this.call(() => this.client.set(this.leaseKey(primaryKey), this.instanceId, 'PX', this.config.leaseMs, 'NX'), true);
     return r === undefined || r === 'OK';
   }
 
@@ -171,7 +176,7 @@ export class RedisTier implements CacheTier {
 
   /** Whether another instance still holds the fill lease for a URL. */
   async leaseHeld(primaryKey: string): Promise<boolean> {
-    const r = await this.call(() => this.client.exists(this.leaseKey(primaryKey)));
+    const r = await this.call(() => this.client.exists(this.leaseKey(primaryKey)), true);
     return r === 1;
   }
 
@@ -214,20 +219,37 @@ export class RedisTier implements CacheTier {
     return removed;
   }
 
-  /** Runs one Redis call behind the breaker; undefined when skipped or failed. */
-  private async call<T>(op: () => Promise<T>): Promise<T | undefined> {
-    if (!this.breaker.allow()) {
+  /**
+   * Runs one Redis call behind the breaker; undefined when skipped or failed. An `optional`
+   * call is also skipped while the last call failed, so one request never waits out the
+   * timeout twice (an L2 lookup, then the lease) on a Redis that stopped answering.
+   *
+   * The call has its own deadline of REDIS_TIMEOUT from now: ioredis starts a command's
+   * timeout only when its auto-pipeline is sent, and a pipeline waits for the one before it,
+   * so against a frozen Redis the client's commandTimeout alone can let a call wait twice as long.
+   */
+  private async call<T>(op: () => Promise<T>, optional = false): Promise<T | undefined> {
+    if ((optional && this.failing) || !this.breaker.allow()) {
       this.stats.skipped++;
       return undefined;
     }
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const r = await op();
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${this.config.timeoutMs} ms`)), this.config.timeoutMs);
+      });
+      // Promise.race handles a late rejection of the abandoned command.
+      const r = await Promise.race([op(), deadline]);
+      this.failing = false;
       this.breaker.success();
       return r;
     } catch {
+      this.failing = true;
       this.stats.errors++;
       this.breaker.failure();
       return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

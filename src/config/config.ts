@@ -60,6 +60,22 @@ export interface TiercelConfig {
     stripTagHeaders: boolean;
   };
   redis: RedisConfig | null;
+  telemetry: TelemetryConfig;
+}
+
+export interface TelemetryConfig {
+  /** OTEL_SDK_DISABLED: no metrics, no traces. */
+  sdkDisabled: boolean;
+  /** /metrics on the admin port (METRICS_ENABLED). */
+  metrics: boolean;
+  /** Tier timings in Server-Timing (SERVER_TIMING_HEADER). */
+  serverTiming: boolean;
+  /** The request's trace context in a `traceresponse` header (TRACE_RESPONSE_HEADER). */
+  traceResponse: boolean;
+  /** One log line per request (ACCESS_LOG). */
+  accessLog: boolean;
+  /** Set at start-up: whether a tracer provider is exporting spans (OTEL_TRACES_EXPORTER). */
+  tracing: boolean;
 }
 
 export interface RedisEndpoint {
@@ -224,6 +240,14 @@ export function loadConfig(env: Env = process.env): TiercelConfig {
       stripTagHeaders: read(env, 'STRIP_SURROGATE_HEADERS', 'true', parseBool),
     },
     redis: loadRedisConfig(env),
+    telemetry: {
+      sdkDisabled: read(env, 'OTEL_SDK_DISABLED', 'false', parseBool),
+      metrics: read(env, 'METRICS_ENABLED', 'true', parseBool),
+      serverTiming: read(env, 'SERVER_TIMING_HEADER', 'true', parseBool),
+      traceResponse: read(env, 'TRACE_RESPONSE_HEADER', 'true', parseBool),
+      accessLog: read(env, 'ACCESS_LOG', 'false', parseBool),
+      tracing: false,
+    },
   };
   if (config.cache.maxObjectBytes > config.cache.sizeBytes) {
     throw new ConfigError('CACHE_MAX_OBJECT_SIZE', env.CACHE_MAX_OBJECT_SIZE?.trim() || '10m', `a size no larger than CACHE_SIZE_MB (${cacheSizeMb}m)`);
@@ -232,4 +256,13 @@ export function loadConfig(env: Env = process.env): TiercelConfig {
     throw new ConfigError('UPSTREAM_TIMEOUT', env.UPSTREAM_TIMEOUT ?? '', 'a positive duration such as 30s');
   }
   return config;
+}
+
+/** The per-delivery header slots for this configuration (see trailerTemplate). */
+export function deliveryHeaders(config: TiercelConfig): { xCache: boolean; serverTiming: boolean; traceResponse: boolean } {
+  return {
+    xCache: config.cache.xCacheHeader,
+    serverTiming: config.telemetry.serverTiming,
+    traceResponse: config.telemetry.traceResponse && config.telemetry.tracing,
+  };
 }

@@ -1,3 +1,4 @@
+import type { SpanContext } from '@opentelemetry/api';
 import { LRUCache } from 'lru-cache';
 
 /** How a leader's fetch ended, as its waiters need to know it. */
@@ -5,6 +6,8 @@ export type FlightResult = 'stored' | 'not-stored';
 
 interface Flight {
   waiters: number;
+  /** The leader request's span, for the waiters' links. */
+  leader: SpanContext | undefined;
   promise: Promise<FlightResult>;
   resolve: (r: FlightResult) => void;
 }
@@ -42,12 +45,12 @@ export class Coalescer {
    * Becomes the leader for a key (returns a `done` callback), or returns a promise for the
    * leader's result when this request should wait. null: fetch alone (queue full).
    */
-  join(key: string): { lead: (r: FlightResult) => void } | { wait: Promise<FlightResult | 'timeout'> } | null {
+  join(key: string, span?: SpanContext): { lead: (r: FlightResult) => void } | { wait: Promise<FlightResult | 'timeout'>; leader: () => SpanContext | undefined } | null {
     const flight = this.flights.get(key);
     if (flight === undefined) {
       let resolve!: (r: FlightResult) => void;
       const promise = new Promise<FlightResult>((r) => (resolve = r));
-      const f: Flight = { waiters: 0, promise, resolve };
+      const f: Flight = { waiters: 0, leader: span, promise, resolve };
       this.flights.set(key, f);
       let done = false;
       return {
@@ -61,7 +64,7 @@ export class Coalescer {
     }
     if (flight.waiters >= this.maxWaiters) return null;
     flight.waiters++;
-    return { wait: this.bounded(flight.promise) };
+    return { wait: this.bounded(flight.promise), leader: () => flight.leader };
   }
 
   get inFlight(): number {

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import type { TiercelConfig } from '../config/config';
+import { deliveryHeaders, TiercelConfig } from '../config/config';
 import { CachedResponse } from '../cache/cache-entry';
-import { createCachedResponse, firstValue, ResponseFields, StoreOptions, storedFields, trailerLength } from '../cache/cached-response';
+import { createCachedResponse, firstValue, ResponseFields, StoreOptions, storedFields, trailerTemplate } from '../cache/cached-response';
 import { CacheStats } from '../cache/cache-stats';
 import { HttpCache } from '../cache/http-cache';
 import { CacheControl, parseCacheControl } from '../http-cache/cache-control';
@@ -18,6 +18,8 @@ import { surrogateCapability, surrogateControlFor } from '../http-cache/surrogat
 import { normalizeAcceptEncoding, parseVary } from '../http-cache/vary';
 import { parseTags } from '../invalidation/invalidation';
 import { InvalidationService } from '../invalidation/invalidation.service';
+import { RequestTelemetry, traceFields } from '../telemetry/request-telemetry';
+import type { Outcome } from '../telemetry/tiercel-metrics';
 import { Coalescer, FlightResult } from './coalescer';
 import { RequestContext } from './request-context';
 import { classifyUpstreamError, UpstreamClient } from './upstream.client';
@@ -45,7 +47,10 @@ const CONDITIONAL_FIELDS = new Set(['if-none-match', 'if-modified-since', 'if-ra
 export class RequestLifecycle {
   private readonly name: string;
   private readonly via: string | null;
+  /** Length of the per-delivery header slots, and where Server-Timing and traceresponse sit in them (-1: absent). */
   private readonly trailer: number;
+  private readonly serverTimingSlot: number;
+  private readonly traceResponseSlot: number;
   /** Our Surrogate-Capability entry; set in reverse mode, where Tiercel acts for the origin as its surrogate. */
   private readonly surrogate: string | null;
   private readonly refreshing = new Set<string>();
@@ -59,27 +64,41 @@ export class RequestLifecycle {
     private readonly upstream: UpstreamClient,
     private readonly coalescer: Coalescer,
     private readonly invalidation: InvalidationService,
+    private readonly telemetry: RequestTelemetry,
     private readonly log: Logger,
   ) {
     this.name = config.cache.name;
     this.via = config.proxy.addVia ? `1.1 ${config.cache.name}` : null;
-    this.trailer = trailerLength(config.cache.xCacheHeader);
+    const trailer = trailerTemplate(deliveryHeaders(config));
+    this.trailer = trailer.length;
+    const st = trailer.indexOf('server-timing');
+    const tr = trailer.indexOf('traceresponse');
+    this.serverTimingSlot = st === -1 ? -1 : st + 1;
+    this.traceResponseSlot = tr === -1 ? -1 : tr + 1;
     this.stripTags = config.invalidation.stripTagHeaders;
-    this.storeOptions = { via: this.via, xCacheHeader: config.cache.xCacheHeader, stripSetCookie: config.cache.stripSetCookie, stripTags: this.stripTags };
+    this.storeOptions = { via: this.via, xCacheHeader: config.cache.xCacheHeader, trailer, stripSetCookie: config.cache.stripSetCookie, stripTags: this.stripTags };
     this.surrogate = upstream.isReverse ? surrogateCapability(config.cache.name) : null;
   }
 
   /** Entry point for each request on the data port. */
   handle(req: IncomingMessage, res: ServerResponse): void {
     const ctx = new RequestContext(req, res, req.method ?? 'GET', Date.now());
-    res.on('close', () => {
-      if (!res.writableFinished) ctx.aborted = true;
-    });
+    this.telemetry.begin(ctx);
+    res.on('close', () => this.finish(ctx));
     try {
       this.receive(ctx);
     } catch (err) {
       this.fail(ctx, err);
     }
+  }
+
+  /** The response ended or the client left: abort the origin request if it is still running, then telemetry. */
+  private finish(ctx: RequestContext): void {
+    if (!ctx.res.writableFinished) {
+      ctx.aborted = true;
+      ctx.abort?.abort();
+    }
+    this.telemetry.end(ctx);
   }
 
   // ── receive ────────────────────────────────────────────────────────────────────────────────
@@ -127,10 +146,16 @@ export class RequestLifecycle {
     // RFC 9111 §5.4: Pragma: no-cache counts as no-cache when Cache-Control is absent.
     else if (headers.pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(headers.pragma)) ctx.requestCc = parseCacheControl('no-cache');
 
+    const t = performance.now();
     this.cache.lookup(ctx.primaryKey, headers, ctx.lookup);
+    this.telemetry.lookedUp(ctx, 'l1', ctx.lookup.found !== undefined, t, performance.now() - t);
     if (ctx.lookup.found !== undefined || this.cache.l2 === null) return this.afterLookup(ctx);
+    const t2 = performance.now();
     this.cache.lookupL2(ctx.primaryKey, headers, ctx.lookup).then(
-      () => this.afterLookup(ctx),
+      () => {
+        this.telemetry.lookedUp(ctx, 'l2', ctx.lookup.found !== undefined, t2, performance.now() - t2);
+        this.afterLookup(ctx);
+      },
       (err) => this.fail(ctx, err),
     );
   }
@@ -143,13 +168,13 @@ export class RequestLifecycle {
     if (found !== undefined) {
       switch (reuse(found, now, ctx.requestCc)) {
         case 'fresh':
-          return this.hit(ctx, found, now);
+          return this.hit(ctx, found, now, 'hit');
         case 'stale-ok':
           this.stats.staleServed++;
-          return this.hit(ctx, found, now);
+          return this.hit(ctx, found, now, 'stale');
         case 'stale-refresh':
           this.stats.staleServed++;
-          this.hit(ctx, found, now);
+          this.hit(ctx, found, now, 'stale');
           return this.refreshInBackground(ctx, found);
         case 'revalidate':
           if (ctx.requestCc?.onlyIfCached) return this.synth(ctx, 504, 'Gateway Timeout: only-if-cached and the stored response needs validation', 'miss', 'only-if-cached');
@@ -164,9 +189,11 @@ export class RequestLifecycle {
   }
 
   // ── hit ────────────────────────────────────────────────────────────────────────────────────
-  private hit(ctx: RequestContext, obj: CachedResponse, now: number): void {
+  private hit(ctx: RequestContext, obj: CachedResponse, now: number, outcome: Outcome): void {
     this.stats.hits++;
     const tier = ctx.lookup.tier;
+    ctx.servedBy = tier;
+    ctx.outcome = outcome;
     if (tier === 'l1') this.stats.l1Hits++;
     else this.stats.l2Hits++;
     const ageMs = currentAge(obj, now);
@@ -181,14 +208,17 @@ export class RequestLifecycle {
     if (ctx.method === 'HEAD' || headers.range !== undefined) return this.pass(ctx, reason, ctx.method === 'HEAD' ? 'head' : 'range');
     const key = ctx.lookup.key;
     if (this.coalescer.isPass(key)) return void this.fetch(ctx, 'miss', undefined, reason, undefined, 'hit-for-pass');
-    const joined = this.coalescer.join(key);
+    const joined = this.coalescer.join(key, ctx.span?.spanContext());
     if (joined === null) return void this.fetch(ctx, 'miss', undefined, reason);
     if ('lead' in joined) {
       if (this.cache.l2 === null) return void this.fetch(ctx, 'miss', undefined, reason, joined.lead);
       return void this.leadAcrossInstances(ctx, reason, joined.lead).catch((err) => this.fail(ctx, err));
     }
     joined.wait.then(
-      (result) => this.afterWait(ctx, result),
+      (result) => {
+        this.telemetry.linkTo(ctx, joined.leader(), 'coalesced-leader');
+        this.afterWait(ctx, result);
+      },
       (err) => this.fail(ctx, err),
     );
   }
@@ -210,6 +240,8 @@ export class RequestLifecycle {
       if (found !== undefined && reuse(found, now, ctx.requestCc) !== 'revalidate') {
         done('stored');
         this.stats.coalesced++;
+        ctx.servedBy = 'l2';
+        ctx.outcome = 'miss';
         const ageMs = currentAge(found, now);
         return this.deliverStored(ctx, found, ageMs, forwardStatus(this.name, { fwd: reason, fwdStatus: found.status, collapsed: true, ttlSeconds: Math.floor((found.lifetimeMs - ageMs) / 1000), detail: 'l2' }));
       }
@@ -228,6 +260,8 @@ export class RequestLifecycle {
       const now = Date.now();
       if (found !== undefined && reuse(found, now, ctx.requestCc) !== 'revalidate') {
         this.stats.coalesced++;
+        ctx.servedBy = 'l1';
+        ctx.outcome = 'miss';
         const ageMs = currentAge(found, now);
         const status = forwardStatus(this.name, { fwd: 'uri-miss', fwdStatus: found.status, collapsed: true, ttlSeconds: Math.floor((found.lifetimeMs - ageMs) / 1000) });
         return this.deliverStored(ctx, found, ageMs, status);
@@ -252,12 +286,20 @@ export class RequestLifecycle {
     bg.path = ctx.path;
     bg.target = ctx.target;
     Object.assign(bg.lookup, ctx.lookup);
+    const traced = this.telemetry.backgroundSpan(ctx, 'cache.refresh');
+    if (traced) {
+      bg.span = traced.span;
+      bg.otelContext = traced.context;
+    }
     this.fetch(bg, 'refresh', stale, 'stale')
       .catch((err) => {
         this.stats.backgroundRefreshErrors++;
-        this.log.warn({ err, key }, 'background refresh failed');
+        this.log.warn({ err, key, ...traceFields(bg) }, 'background refresh failed');
       })
-      .finally(() => this.refreshing.delete(key));
+      .finally(() => {
+        this.refreshing.delete(key);
+        bg.span?.end();
+      });
   }
 
   // ── fetch ──────────────────────────────────────────────────────────────────────────────────
@@ -275,15 +317,19 @@ export class RequestLifecycle {
     let flight: FlightResult = 'not-stored';
     let keep = false;
     const abort = new AbortController();
-    if (!background) res.once('close', () => { if (!res.writableFinished) abort.abort(); });
+    if (!background) ctx.abort = abort;
+    const method = mode === 'refresh' ? 'GET' : ctx.method;
+    const upstreamHeaders = this.upstreamHeaders(ctx, mode, stale);
+    const clientSpan = this.telemetry.originStart(ctx, method, upstreamHeaders);
     const requestTime = Date.now();
+    const sentAt = performance.now();
     let response: Dispatcher.ResponseData;
     try {
       response = await ctx.target!.dispatcher.request({
         origin: ctx.target!.origin,
         path: ctx.path,
-        method: mode === 'refresh' ? 'GET' : ctx.method,
-        headers: this.upstreamHeaders(ctx, mode, stale),
+        method,
+        headers: upstreamHeaders,
         body: !background && hasBody(req) ? req : null,
         signal: abort.signal,
       });
@@ -292,17 +338,21 @@ export class RequestLifecycle {
       if (holdsLease) this.cache.l2?.releaseLease(ctx.primaryKey);
       this.stats.upstreamErrors++;
       const failure = classifyUpstreamError(err);
+      ctx.originMs = performance.now() - sentAt;
+      this.telemetry.originFailed(clientSpan, failure.reason, err);
       if (background) throw err;
       if (ctx.aborted) return;
       // RFC 5861 §4 and RFC 9111 §4.2.4: a stale object may stand in when the origin is unreachable.
       if (stale !== undefined && this.staleIfErrorAllows(ctx, stale)) return this.serveStaleOnError(ctx, stale, 0, failure.reason);
-      this.log.warn({ err, origin: ctx.target!.origin, path: ctx.path }, 'upstream request failed');
+      this.log.warn({ err, origin: ctx.target!.origin, path: ctx.path, ...traceFields(ctx) }, 'upstream request failed');
       const body = failure.status === 504 ? 'Gateway Timeout: the origin did not answer in time\n' : `Bad Gateway: the origin could not be reached (${failure.reason})\n`;
       return this.synth(ctx, failure.status, body, reason, failure.reason);
     }
     const responseTime = Date.now();
     const status = response.statusCode;
     const fields = response.headers as ResponseFields;
+    ctx.originMs = performance.now() - sentAt;
+    this.telemetry.originEnd(clientSpan, status, ctx.originMs / 1000);
 
     try {
       // RFC 9111 §4.4: a successful unsafe request invalidates the URI and its Location/Content-Location.
@@ -316,6 +366,8 @@ export class RequestLifecycle {
             // this one. It still answered our condition on the stored validator, so the stored
             // response goes out once as it is; the next request validates again.
             if (background) return;
+            ctx.servedBy = ctx.lookup.tier;
+            ctx.outcome = 'revalidated';
             const ageMs = currentAge(stale, Date.now());
             return this.deliverStored(ctx, stale, ageMs, forwardStatus(this.name, { fwd: reason, fwdStatus: 304, ttlSeconds: Math.floor((stale.lifetimeMs - ageMs) / 1000), detail: 'validator-mismatch' }));
           }
@@ -323,6 +375,8 @@ export class RequestLifecycle {
           this.store(ctx, updated);
           this.stats.revalidations++;
           if (background) return;
+          ctx.servedBy = ctx.lookup.tier;
+          ctx.outcome = 'revalidated';
           const ageMs = currentAge(updated, Date.now());
           return this.deliverStored(ctx, updated, ageMs, forwardStatus(this.name, { fwd: reason, fwdStatus: 304, ttlSeconds: Math.floor((updated.lifetimeMs - ageMs) / 1000) }));
         }
@@ -373,12 +427,15 @@ export class RequestLifecycle {
       // ── deliver (headers) ──
       const storing = refusal === null;
       const toClient = !background && !ctx.aborted;
+      ctx.servedBy = 'origin';
+      ctx.outcome = mode === 'pass' ? (reason === 'method' ? 'bypass' : 'miss') : 'miss';
       // The client's own conditions were held back so the whole object could be stored; answer them now.
       const answer304 = toClient && storing && status === 200 && isConditional(req.headers)
         && notModified(req.headers, firstValue(fields.etag), firstValue(fields['last-modified']), firstValue(fields.date));
       if (answer304) {
         const cacheStatus = forwardStatus(this.name, { fwd: reason, fwdStatus: status, stored: true, ttlSeconds: Math.floor(freshness.lifetimeMs / 1000) });
-        res.writeHead(304, this.notModifiedHeaders(fields, cacheStatus));
+        ctx.cacheStatus = cacheStatus;
+        res.writeHead(304, this.notModifiedHeaders(ctx, fields, cacheStatus));
       } else if (toClient) {
         const cacheStatus = forwardStatus(this.name, {
           fwd: reason,
@@ -387,7 +444,8 @@ export class RequestLifecycle {
           ttlSeconds: storing ? Math.floor(freshness.lifetimeMs / 1000) : undefined,
           detail: detail ?? (refusal !== null && refusal !== 'pass' ? refusal : undefined),
         });
-        res.writeHead(status, this.clientHeaders(fields, cacheStatus));
+        ctx.cacheStatus = cacheStatus;
+        res.writeHead(status, this.clientHeaders(ctx, fields, cacheStatus));
       }
 
       // ── stream the body to the client, keeping a copy when storing ──
@@ -414,7 +472,11 @@ export class RequestLifecycle {
         body.once('end', resolve);
         body.once('error', reject);
       });
-      if (toClient) res.end();
+      if (toClient) {
+        res.end();
+        if (!headOnly) ctx.bodyBytes = received;
+      }
+      clientSpan?.end();
 
       // ── store (commit): only a whole body ──
       if (keep) {
@@ -435,7 +497,8 @@ export class RequestLifecycle {
       this.stats.upstreamErrors++;
       if (keep) this.stats.incompleteBodies++;
       if (background) throw err;
-      if (!ctx.aborted) this.log.warn({ err, origin: ctx.target!.origin, path: ctx.path }, 'upstream response failed');
+      if (!ctx.aborted) this.log.warn({ err, origin: ctx.target!.origin, path: ctx.path, ...traceFields(ctx) }, 'upstream response failed');
+      this.telemetry.originFailed(clientSpan, classifyUpstreamError(err).reason, err);
       if (!res.headersSent) {
         const failure = classifyUpstreamError(err);
         return this.synth(ctx, failure.status, `Bad Gateway: the origin's response failed (${failure.reason})\n`, reason, failure.reason);
@@ -465,8 +528,16 @@ export class RequestLifecycle {
     const slot = headers.length - this.trailer;
     headers[slot + 1] = String(Math.floor(ageMs / 1000));
     headers[slot + 3] = cacheStatus;
+    if (this.serverTimingSlot !== -1) headers[slot + this.serverTimingSlot] = this.telemetry.serverTimingValue(ctx)!;
+    if (this.traceResponseSlot !== -1) headers[slot + this.traceResponseSlot] = this.telemetry.traceResponseValue(ctx) ?? '';
+    ctx.cacheStatus = cacheStatus;
     res.writeHead(obj.status, headers);
-    res.end(ctx.method === 'HEAD' ? undefined : obj.body);
+    if (ctx.method === 'HEAD') {
+      res.end();
+    } else {
+      ctx.bodyBytes = obj.body.length;
+      res.end(obj.body);
+    }
   }
 
   /** 304 from the cache (RFC 9110 §15.4.5): the validator and caching fields, no body. */
@@ -476,6 +547,8 @@ export class RequestLifecycle {
     for (let i = 0; i < end; i += 2) if (KEPT_IN_304.has(obj.headers[i]!)) out.push(obj.headers[i]!, obj.headers[i + 1]!);
     out.push('age', String(Math.floor(ageMs / 1000)), 'cache-status', cacheStatus);
     if (this.config.cache.xCacheHeader) out.push('x-cache', 'HIT');
+    this.telemetry.appendHeaders(ctx, out);
+    ctx.cacheStatus = cacheStatus;
     ctx.res.writeHead(304, out);
     ctx.res.end();
   }
@@ -488,6 +561,8 @@ export class RequestLifecycle {
     for (let i = 0; i < end; i += 2) if (obj.headers[i] !== 'content-length') out.push(obj.headers[i]!, obj.headers[i + 1]!);
     out.push('age', String(Math.floor(ageMs / 1000)), 'cache-status', cacheStatus);
     if (this.config.cache.xCacheHeader) out.push('x-cache', 'HIT');
+    this.telemetry.appendHeaders(ctx, out);
+    ctx.cacheStatus = cacheStatus;
     if (r === 'unsatisfiable') {
       out.push('content-range', `bytes */${total}`, 'content-length', '0');
       ctx.res.writeHead(416, out);
@@ -495,11 +570,14 @@ export class RequestLifecycle {
     }
     out.push('content-range', `bytes ${r.start}-${r.end}/${total}`, 'content-length', String(r.end - r.start + 1));
     ctx.res.writeHead(206, out);
+    if (ctx.method !== 'HEAD') ctx.bodyBytes = r.end - r.start + 1;
     ctx.res.end(ctx.method === 'HEAD' ? undefined : obj.body.subarray(r.start, r.end + 1));
   }
 
   private serveStaleOnError(ctx: RequestContext, stale: CachedResponse, fwdStatus: number, why: string): void {
     this.stats.staleServed++;
+    ctx.servedBy = ctx.lookup.tier;
+    ctx.outcome = 'stale';
     const ageMs = currentAge(stale, Date.now());
     this.deliverStored(ctx, stale, ageMs, forwardStatus(this.name, { fwd: 'stale', fwdStatus: fwdStatus || undefined, ttlSeconds: Math.floor((stale.lifetimeMs - ageMs) / 1000), detail: `stale-if-error-${why}` }));
   }
@@ -509,19 +587,23 @@ export class RequestLifecycle {
     const { res } = ctx;
     if (res.headersSent || res.destroyed) return;
     const body = message.endsWith('\n') ? message : `${message}\n`;
+    ctx.servedBy = 'none';
+    ctx.outcome = 'error';
+    ctx.cacheStatus = forwardStatus(this.name, { fwd, detail });
     const headers = [
       'content-type', 'text/plain; charset=utf-8',
       'content-length', String(Buffer.byteLength(body)),
       'cache-control', 'no-store',
-      'cache-status', forwardStatus(this.name, { fwd, detail }),
+      'cache-status', ctx.cacheStatus,
     ];
     if (this.config.cache.xCacheHeader) headers.push('x-cache', 'MISS');
+    this.telemetry.appendHeaders(ctx, headers);
     res.writeHead(status, headers);
     res.end(ctx.method === 'HEAD' ? undefined : body);
   }
 
   private fail(ctx: RequestContext, err: unknown): void {
-    this.log.error({ err, path: ctx.path }, 'request failed');
+    this.log.error({ err, path: ctx.path, ...traceFields(ctx) }, 'request failed');
     if (!ctx.res.headersSent) this.synth(ctx, 500, 'Internal Server Error', 'bypass', 'internal-error');
     else ctx.res.destroy();
   }
@@ -537,7 +619,7 @@ export class RequestLifecycle {
 
   /** Stored headers updated by a 304 (RFC 9111 §4.3.4), with freshness computed anew. */
   private freshen(stale: CachedResponse, fresh: ResponseFields, requestTime: number, responseTime: number): CachedResponse {
-    const fields = storedFields(stale.headers, this.config.cache.xCacheHeader);
+    const fields = storedFields(stale.headers, this.trailer);
     const extra = connectionTokens(fresh.connection);
     for (const name in fresh) {
       // A 304 never brings its hop-by-hop fields or a Set-Cookie (one client's session) into the shared object.
@@ -590,6 +672,8 @@ export class RequestLifecycle {
     this.invalidation.invalidate({ target: { kind: 'urls', keys: [ctx.primaryKey] }, soft: false }).then(
       (outcome) => {
         const body = `${JSON.stringify({ purged: ctx.primaryKey, ...outcome })}\n`;
+        ctx.outcome = 'bypass';
+        ctx.cacheStatus = forwardStatus(this.name, { fwd: 'bypass', detail: 'purge' });
         ctx.res.writeHead(200, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store', 'cache-status', forwardStatus(this.name, { fwd: 'bypass', detail: 'purge' })]);
         ctx.res.end(body);
       },
@@ -620,6 +704,8 @@ export class RequestLifecycle {
       if (cacheable && CONDITIONAL_FIELDS.has(name)) continue;
       if (cacheable && name === 'accept-encoding') continue;
       if (name === 'via') { via = via ? `${via}, ${raw[i + 1]}` : raw[i + 1]; continue; }
+      // When tracing, the origin gets our CLIENT span's context instead (the client's is its parent).
+      if (this.telemetry.tracing && (name === 'traceparent' || name === 'tracestate')) continue;
       if (name === 'surrogate-capability' && this.surrogate !== null) { capability = capability ? `${capability}, ${raw[i + 1]}` : raw[i + 1]; continue; }
       out.push(raw[i]!, raw[i + 1]!);
     }
@@ -649,7 +735,7 @@ export class RequestLifecycle {
     return out;
   }
 
-  private notModifiedHeaders(fields: ResponseFields, cacheStatus: string): string[] {
+  private notModifiedHeaders(ctx: RequestContext, fields: ResponseFields, cacheStatus: string): string[] {
     const out: string[] = [];
     for (const name in fields) {
       const value = fields[name];
@@ -660,11 +746,12 @@ export class RequestLifecycle {
     if (this.via) out.push('via', this.via);
     out.push('cache-status', cacheStatus);
     if (this.config.cache.xCacheHeader) out.push('x-cache', 'MISS');
+    this.telemetry.appendHeaders(ctx, out);
     return out;
   }
 
   /** The origin's response as the client sees it on a miss or pass. */
-  private clientHeaders(fields: ResponseFields, cacheStatus: string): string[] {
+  private clientHeaders(ctx: RequestContext, fields: ResponseFields, cacheStatus: string): string[] {
     const extra = connectionTokens(fields.connection);
     const out: string[] = [];
     for (const name in fields) {
@@ -677,6 +764,7 @@ export class RequestLifecycle {
     if (this.via) out.push('via', this.via);
     out.push('cache-status', cacheStatus);
     if (this.config.cache.xCacheHeader) out.push('x-cache', 'MISS');
+    this.telemetry.appendHeaders(ctx, out);
     return out;
   }
 }

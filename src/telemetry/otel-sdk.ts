@@ -1,0 +1,54 @@
+import { diag, DiagLogLevel } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { envDetector, hostDetector, osDetector, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { Logger } from 'pino';
+import type { TiercelConfig } from '../config/config';
+
+/** What main hands to the app: the Prometheus reader to serve on /metrics, and how to stop. */
+export interface TelemetryHandle {
+  prometheus: PrometheusExporter | null;
+  /** Whether a tracer provider is registered (OTEL_TRACES_EXPORTER is not `none`). */
+  tracing: boolean;
+  shutdown(): Promise<void>;
+}
+
+export const NO_TELEMETRY: TelemetryHandle = { prometheus: null, tracing: false, shutdown: async () => {} };
+
+/**
+ * Starts the OpenTelemetry SDK before Nest bootstraps. The standard OTEL_* variables apply
+ * (service name, resource attributes, sampler, OTLP endpoint and protocol, OTEL_SDK_DISABLED).
+ * Two defaults differ from the SDK's: traces are exported only when an OTLP endpoint or
+ * OTEL_TRACES_EXPORTER is given (no errors every few seconds about a collector nobody runs),
+ * and metrics go to the Prometheus reader served on the admin port, not to OTLP.
+ */
+export function startTelemetry(config: TiercelConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): TelemetryHandle {
+  if (config.telemetry.sdkDisabled) return NO_TELEMETRY;
+  const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  env.OTEL_TRACES_EXPORTER ??= endpoint ? 'otlp' : 'none';
+  env.OTEL_LOGS_EXPORTER ??= 'none';
+  env.OTEL_METRICS_EXPORTER ??= 'none';
+  diag.setLogger(
+    {
+      error: (msg, ...args) => log.error({ otel: args }, msg),
+      warn: (msg, ...args) => log.warn({ otel: args }, msg),
+      info: () => {},
+      debug: () => {},
+      verbose: () => {},
+    },
+    DiagLogLevel.WARN,
+  );
+  const prometheus = config.telemetry.metrics ? new PrometheusExporter({ preventServerStart: true }) : null;
+  const sdk = new NodeSDK({
+    serviceName: env.OTEL_SERVICE_NAME ? undefined : 'tiercel',
+    resource: resourceFromAttributes({ 'service.instance.id': config.instanceId }),
+    // Not the random service.instance.id detector: the instance is INSTANCE_ID, the name in logs and on dashboards.
+    // OTEL_RESOURCE_ATTRIBUTES (envDetector) still overrides anything here.
+    resourceDetectors: [hostDetector, osDetector, processDetector, envDetector],
+    metricReaders: prometheus ? [prometheus] : undefined,
+    instrumentations: [],
+  });
+  sdk.start();
+  const tracing = env.OTEL_TRACES_EXPORTER.split(',').some((e) => e.trim() && e.trim() !== 'none');
+  return { prometheus, tracing, shutdown: () => sdk.shutdown() };
+}

@@ -1,0 +1,184 @@
+import { context, Context, Link, propagation, ROOT_CONTEXT, Span, SpanContext, SpanKind, SpanStatusCode, trace, Tracer } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import type { TiercelConfig } from '../config/config';
+import type { RequestContext } from '../proxy/request-context';
+import { TiercelMetrics } from './tiercel-metrics';
+
+const headerGetter = {
+  keys: (carrier: Record<string, unknown>) => Object.keys(carrier),
+  get: (carrier: Record<string, unknown>, key: string) => carrier[key] as string | string[] | undefined,
+};
+
+/**
+ * The telemetry of one request: a SERVER span (when a tracer provider is registered), a child
+ * span per tier consulted, a CLIENT span for the origin, the metrics at the end, Server-Timing
+ * and traceresponse for the client, and the access log. Without tracing every span method is
+ * skipped outright, so an untraced hit pays only for two histogram records.
+ */
+export class RequestTelemetry {
+  private readonly tracer: Tracer;
+  readonly tracing: boolean;
+  private readonly serverTiming: boolean;
+  private readonly traceResponse: boolean;
+  private readonly accessLog: boolean;
+
+  constructor(config: TiercelConfig, readonly metrics: TiercelMetrics, private readonly log: Logger) {
+    this.tracing = config.telemetry.tracing;
+    this.tracer = trace.getTracer('tiercel');
+    this.serverTiming = config.telemetry.serverTiming;
+    this.traceResponse = config.telemetry.traceResponse && this.tracing;
+    this.accessLog = config.telemetry.accessLog;
+  }
+
+  /** receive: the SERVER span, child of the client's traceparent when it sent one (parent-based sampling). */
+  begin(ctx: RequestContext): void {
+    if (!this.tracing) return;
+    const headers = ctx.req.headers;
+    const parent = headers.traceparent !== undefined ? propagation.extract(ROOT_CONTEXT, headers, headerGetter) : ROOT_CONTEXT;
+    const span = this.tracer.startSpan(ctx.method, { kind: SpanKind.SERVER, startTime: performance.timeOrigin + ctx.t0 }, parent);
+    ctx.span = span;
+    ctx.otelContext = trace.setSpan(parent, span);
+    if (span.isRecording()) {
+      span.setAttributes({
+        'http.request.method': ctx.method,
+        'url.path': (ctx.req.url ?? '/').split('?')[0]!,
+        'url.scheme': 'http',
+        'server.address': headers.host ?? '',
+        'client.address': ctx.req.socket.remoteAddress ?? '',
+        'network.protocol.version': ctx.req.httpVersion,
+        'user_agent.original': headers['user-agent'] ?? '',
+      });
+    }
+  }
+
+  /** A tier was consulted: a histogram record, and a child span when the request is sampled. */
+  lookedUp(ctx: RequestContext, tier: 'l1' | 'l2', hit: boolean, start: number, ms: number): void {
+    if (tier === 'l1') ctx.l1Ms = ms;
+    else ctx.l2Ms = ms;
+    this.metrics.lookup(tier, hit, ms / 1000);
+    if (ctx.span !== null && ctx.span.isRecording()) {
+      const attributes: Record<string, string> = { 'tiercel.cache.tier': tier, 'tiercel.cache.result': hit ? 'hit' : 'miss' };
+      if (tier === 'l2') attributes['db.system.name'] = 'redis';
+      this.tracer
+        .startSpan(`cache.lookup ${tier}`, { kind: tier === 'l2' ? SpanKind.CLIENT : SpanKind.INTERNAL, startTime: performance.timeOrigin + start, attributes }, ctx.otelContext!)
+        .end(performance.timeOrigin + start + ms);
+    }
+  }
+
+  /** fetch: the CLIENT span to the origin; its context goes upstream as traceparent. */
+  originStart(ctx: RequestContext, method: string, headers: string[]): Span | null {
+    if (!this.tracing || ctx.otelContext === null) return null;
+    const target = ctx.target!;
+    const span = this.tracer.startSpan(method, { kind: SpanKind.CLIENT }, ctx.otelContext);
+    if (span.isRecording()) {
+      const url = new URL(target.origin);
+      span.setAttributes({
+        'http.request.method': method,
+        'server.address': url.hostname,
+        'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+        'url.full': target.origin + ctx.path,
+      });
+    }
+    const carrier: Record<string, string> = {};
+    propagation.inject(trace.setSpan(ctx.otelContext, span), carrier);
+    for (const name in carrier) headers.push(name, carrier[name]!);
+    return span;
+  }
+
+  originEnd(span: Span | null, status: number, seconds: number): void {
+    this.metrics.originResponded(status, seconds);
+    if (span === null) return;
+    span.setAttribute('http.response.status_code', status);
+    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+
+  originFailed(span: Span | null, reason: string, err: unknown): void {
+    this.metrics.originFailed(reason);
+    if (span === null) return;
+    span.setAttribute('error.type', reason);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    span.end();
+  }
+
+  /** A coalesced request links to the fetch that served it. */
+  linkTo(ctx: RequestContext, leader: SpanContext | undefined, why: string): void {
+    if (leader === undefined || ctx.span === null || !ctx.span.isRecording()) return;
+    ctx.span.addLink({ context: leader, attributes: { 'tiercel.link': why } });
+  }
+
+  /** Background work (a stale-while-revalidate refresh) gets its own trace, linked to its cause. */
+  backgroundSpan(cause: RequestContext, name: string): { span: Span; context: Context } | null {
+    if (!this.tracing) return null;
+    const links: Link[] = cause.span ? [{ context: cause.span.spanContext(), attributes: { 'tiercel.link': 'cause' } }] : [];
+    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, root: true, links }, context.active());
+    return { span, context: trace.setSpan(ROOT_CONTEXT, span) };
+  }
+
+  /** Server-Timing (W3C): the tiers consulted and the origin wait, in milliseconds, for browser devtools. */
+  serverTimingValue(ctx: RequestContext): string | null {
+    if (!this.serverTiming) return null;
+    let v = ctx.l1Ms >= 0 ? `l1;dur=${ctx.l1Ms.toFixed(3)}` : '';
+    if (ctx.l2Ms >= 0) v += `${v ? ', ' : ''}l2;dur=${ctx.l2Ms.toFixed(3)}`;
+    if (ctx.originMs >= 0) v += `${v ? ', ' : ''}origin;dur=${ctx.originMs.toFixed(1)}`;
+    return v;
+  }
+
+  /** traceresponse: the request's trace context, so a client can find its trace. */
+  traceResponseValue(ctx: RequestContext): string | null {
+    if (!this.traceResponse || ctx.span === null) return null;
+    const sc = ctx.span.spanContext();
+    return `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`;
+  }
+
+  /** Appends Server-Timing and traceresponse to a header list being built (misses, 304s, errors). */
+  appendHeaders(ctx: RequestContext, out: string[]): void {
+    const st = this.serverTimingValue(ctx);
+    if (st) out.push('server-timing', st);
+    const tr = this.traceResponseValue(ctx);
+    if (tr) out.push('traceresponse', tr);
+  }
+
+  /** The response ended (or the client left): metrics, the span's end, the access log. */
+  end(ctx: RequestContext): void {
+    const ms = performance.now() - ctx.t0;
+    const status = ctx.res.statusCode;
+    this.metrics.requestEnded(ctx.method, status, ctx.servedBy, ctx.outcome, ms / 1000, ctx.bodyBytes);
+    const span = ctx.span;
+    if (span !== null) {
+      if (span.isRecording()) {
+        span.setAttributes({
+          'http.response.status_code': status,
+          'tiercel.cache.outcome': ctx.outcome,
+          'tiercel.cache.tier': ctx.servedBy,
+          'tiercel.cache.status': ctx.cacheStatus,
+        });
+        if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        if (ctx.aborted) span.setAttribute('error.type', 'client-aborted');
+      }
+      span.end();
+    }
+    if (this.accessLog) {
+      this.log.info({
+        ...traceFields(ctx),
+        method: ctx.method,
+        url: ctx.req.url,
+        host: ctx.req.headers.host,
+        status,
+        outcome: ctx.outcome,
+        tier: ctx.servedBy,
+        cache_status: ctx.cacheStatus,
+        duration_ms: Number(ms.toFixed(3)),
+        bytes: ctx.bodyBytes,
+        client: ctx.req.socket.remoteAddress,
+        aborted: ctx.aborted || undefined,
+      }, 'access');
+    }
+  }
+}
+
+/** trace_id and span_id for a log line about this request. */
+export function traceFields(ctx: RequestContext): { trace_id?: string; span_id?: string } {
+  if (ctx.span === null) return {};
+  const sc = ctx.span.spanContext();
+  return { trace_id: sc.traceId, span_id: sc.spanId };
+}
