@@ -7,7 +7,8 @@ export default async function* reporter(source) {
   for await (const event of source) {
     const { type, data } = event;
     if (type !== 'test:pass' && type !== 'test:fail') {
-      if (type === 'test:stderr' || type === 'test:stdout') continue;
+      // Figures a test measured (console.log lines starting with [measured]) are worth seeing.
+      if (type === 'test:stdout' && /^\[measured\]/.test(data.message ?? '')) yield data.message.endsWith('\n') ? data.message : `${data.message}\n`;
       continue;
     }
     if (data.details?.type === 'suite') continue;
