@@ -55,10 +55,10 @@ export class HttpCache {
   }
 
   /** Looks a request up in L2 after an L1 miss; a hit is promoted to L1 for the rest of its life. */
-  async lookupL2(primaryKey: string, headers: IncomingHttpHeaders, out: LookupOutcome): Promise<void> {
+  async lookupL2(primaryKey: string, headers: IncomingHttpHeaders, out: LookupOutcome, countMiss = true): Promise<void> {
     const l2 = this.l2;
     if (l2 === null) return;
-    const entry = await l2.get(primaryKey, '');
+    const entry = await l2.get(primaryKey, '', countMiss);
     if (entry === undefined) return;
     if (entry.kind === 'response') {
       out.key = primaryKey;
@@ -69,7 +69,7 @@ export class HttpCache {
     }
     const selector = varySelector(entry.names, headers);
     out.key = primaryKey + VARIANT_SEPARATOR + selector;
-    const variant = await l2.get(primaryKey, selector);
+    const variant = await l2.get(primaryKey, selector, countMiss);
     if (variant === undefined || variant.kind !== 'response') {
       out.miss = 'vary-miss';
       return;

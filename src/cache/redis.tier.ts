@@ -80,10 +80,11 @@ export class RedisTier implements CacheTier {
     return `${this.prefix}t:${tag}`;
   }
 
-  async get(primaryKey: string, variant: string): Promise<CacheEntry | undefined> {
+  /** countMiss: false for a poll (waiting on another instance's fill), which is not a lookup of its own. */
+  async get(primaryKey: string, variant: string, countMiss = true): Promise<CacheEntry | undefined> {
     const reply = await this.call(() => this.client.hmgetBuffer(this.objectKey(primaryKey), variant, SOFT_FIELD));
     if (reply === undefined || reply === null || reply[0] === null || reply[0] === undefined) {
-      if (reply !== undefined) this.stats.misses++;
+      if (reply !== undefined && countMiss) this.stats.misses++;
       return undefined;
     }
     const entry = decodeEntry(reply[0], this.trailer);

@@ -193,7 +193,7 @@ function loadRedisConfig(env: Env): RedisConfig | null {
     timeoutMs: read(env, 'REDIS_TIMEOUT', '250ms', parseDuration),
     maxObjectBytes: read(env, 'REDIS_MAX_OBJECT_SIZE', '1m', parseSize),
     breakerThreshold: read(env, 'REDIS_BREAKER_THRESHOLD', '5', (n, r) => parseInteger(n, r, 1, 1000)),
-    breakerCooldownMs: read(env, 'REDIS_BREAKER_COOLDOWN', '5s', parseDuration),
+    breakerCooldownMs: read(env, 'REDIS_BREAKER_COOLDOWN', '2s', parseDuration),
     leaseMs: read(env, 'REDIS_LEASE_TTL', '5s', parseDuration),
   };
 }

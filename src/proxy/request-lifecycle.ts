@@ -234,7 +234,9 @@ export class RequestLifecycle {
     const deadline = Date.now() + Math.min(this.config.cache.coalesceTimeoutMs, l2.leaseMs);
     while (Date.now() < deadline && !ctx.aborted) {
       await sleep(L2_FILL_POLL_MS);
-      await this.cache.lookupL2(ctx.primaryKey, ctx.req.headers, ctx.lookup);
+      // The lease first, then L2: a holder that stored and released between the two is still seen.
+      const held = await l2.leaseHeld(ctx.primaryKey);
+      await this.cache.lookupL2(ctx.primaryKey, ctx.req.headers, ctx.lookup, false);
       const found = ctx.lookup.found;
       const now = Date.now();
       if (found !== undefined && reuse(found, now, ctx.requestCc) !== 'revalidate') {
@@ -245,7 +247,7 @@ export class RequestLifecycle {
         const ageMs = currentAge(found, now);
         return this.deliverStored(ctx, found, ageMs, forwardStatus(this.name, { fwd: reason, fwdStatus: found.status, collapsed: true, ttlSeconds: Math.floor((found.lifetimeMs - ageMs) / 1000), detail: 'l2' }));
       }
-      if (!(await l2.leaseHeld(ctx.primaryKey))) break;
+      if (!held) break;
     }
     if (ctx.aborted) return done('not-stored');
     return this.fetch(ctx, 'miss', undefined, reason, done);

@@ -17,8 +17,9 @@ export function createRedisClient(config: RedisConfig, role: 'commands' | 'subsc
     enableOfflineQueue: role === 'subscriber',
     maxRetriesPerRequest: role === 'commands' ? 0 : null,
     lazyConnect: false,
-    // Reconnect quickly but not in a tight loop: 50 ms doubling to 2 s.
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    // Reconnect quickly but not in a tight loop: 50 ms doubling to 500 ms. After a failover the
+    // new master is usually reachable within a second; a longer back-off only lengthens the outage.
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 4), 500),
   };
   const t = config.topology;
   if (t.kind === 'cluster') {
@@ -28,7 +29,7 @@ export function createRedisClient(config: RedisConfig, role: 'commands' | 'subsc
         enableOfflineQueue: role === 'subscriber',
         enableAutoPipelining: role === 'commands',
         scaleReads: 'master',
-        clusterRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+        clusterRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 3), 500),
         slotsRefreshTimeout: Math.max(config.timeoutMs * 4, 1000),
         redisOptions: {
           password: common.password,
@@ -48,7 +49,7 @@ export function createRedisClient(config: RedisConfig, role: 'commands' | 'subsc
       name: t.master,
       sentinelPassword: t.sentinelPassword ?? undefined,
       enableAutoPipelining: role === 'commands',
-      sentinelRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+      sentinelRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 3), 500),
     });
   }
   return new Redis({
