@@ -129,11 +129,19 @@ export function which(name: string, path = process.env.PATH ?? ''): string | nul
  */
 export function npmCommand(): string[] {
   const execpath = process.env.npm_execpath;
-  if (execpath && existsSync(execpath) && /npm-cli\.js$/.test(execpath)) return [process.execPath, execpath];
+  if (execpath && /npm-cli\.js$/.test(execpath) && npmMajor(join(dirname(execpath), '..')) >= 7) return [process.execPath, execpath];
   const path = (process.env.PATH ?? '').split(delimiter).filter((d) => !d.includes('node_modules')).join(delimiter);
   const npm = which('npm', path);
   if (!npm) throw new Error('no npm found on PATH');
   return [npm];
+}
+
+function npmMajor(dir: string): number {
+  try {
+    return Number((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version.split('.')[0]);
+  } catch {
+    return 0;
+  }
 }
 
 export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): SpawnSyncReturns<string> {
