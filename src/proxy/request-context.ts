@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Span } from '@opentelemetry/api';
 import type { CacheControl } from '../http-cache/cache-control';
 import type { LookupOutcome } from '../cache/http-cache';
-import type { Outcome, ServedBy } from '../telemetry/tiercel-metrics';
+import type { Outcome, ServedBy } from '../telemetry/hot-path-metrics';
 import type { UpstreamTarget } from './upstream.client';
 
 /**

@@ -6,20 +6,20 @@ import { CachedResponse } from '../cache/cache-entry';
 import { createCachedResponse, firstValue, ResponseFields, StoreOptions, storedFields, trailerTemplate } from '../cache/cached-response';
 import { CacheStats } from '../cache/cache-stats';
 import { HttpCache } from '../cache/http-cache';
-import { CacheControl, parseCacheControl } from '../http-cache/cache-control';
+import { CacheControl, EMPTY_CACHE_CONTROL, parseCacheControl } from '../http-cache/cache-control';
 import { ForwardReason, forwardStatus, hitStatus } from '../http-cache/cache-status';
 import { notModified, isConditional, validatorsMatch } from '../http-cache/conditional';
-import { freshnessLifetime } from '../http-cache/freshness';
+import { Freshness, freshnessLifetime } from '../http-cache/freshness';
 import { connectionTokens, isHopByHop, KEPT_IN_304, NOT_UPDATED_BY_304 } from '../http-cache/headers';
 import { ifRangeMatches, parseRange } from '../http-cache/range';
 import { currentAge, reuse } from '../http-cache/reuse';
 import { StoreRefusal, storeRefusal } from '../http-cache/storability';
 import { surrogateCapability, surrogateControlFor } from '../http-cache/surrogate-control';
-import { normalizeAcceptEncoding, parseVary } from '../http-cache/vary';
+import { normalizeAcceptEncoding, ParsedVary, parseVary } from '../http-cache/vary';
 import { parseTags } from '../invalidation/invalidation';
 import { InvalidationService } from '../invalidation/invalidation.service';
 import { RequestTelemetry, traceFields } from '../telemetry/request-telemetry';
-import type { Outcome } from '../telemetry/tiercel-metrics';
+import type { Outcome } from '../telemetry/hot-path-metrics';
 import { Coalescer, FlightResult } from './coalescer';
 import { RequestContext } from './request-context';
 import { classifyUpstreamError, UpstreamClient } from './upstream.client';
@@ -249,8 +249,11 @@ export class RequestLifecycle {
       }
       if (!held) break;
     }
-    if (ctx.aborted) return done('not-stored');
-    return this.fetch(ctx, 'miss', undefined, reason, done);
+    // No fill came: the response was uncacheable or the other fetch failed. This instance's
+    // waiters need not queue behind its own fetch too: they go to the origin alongside it.
+    done('not-stored');
+    if (ctx.aborted) return;
+    return this.fetch(ctx, 'miss', undefined, reason);
   }
 
   /** A coalesced request wakes: serve the leader's stored object, or fetch alone. */
@@ -394,24 +397,9 @@ export class RequestLifecycle {
       }
 
       // ── store (decide) ──
-      const responseCc = this.responseCacheControl(fields);
-      const vary = parseVary(fields.vary);
-      const freshness = freshnessLifetime(
-        { status, cc: responseCc, date: firstValue(fields.date), expires: firstValue(fields.expires), lastModified: firstValue(fields['last-modified']), responseTime },
-        this.config.cache,
-      );
-      let refusal: StoreRefusal | 'pass' | 'too-large' | null = mode === 'pass' ? 'pass' : storeRefusal({
-        method: mode === 'refresh' ? 'GET' : ctx.method,
-        status,
-        requestCc: ctx.requestCc ?? parseCacheControl(undefined),
-        responseCc,
-        requestHasAuthorization: req.headers.authorization !== undefined,
-        responseHasSetCookie: fields['set-cookie'] !== undefined,
-        stripSetCookie: this.config.cache.stripSetCookie,
-        varyStar: vary.star,
-        hasValidator: fields.etag !== undefined || fields['last-modified'] !== undefined,
-        freshness,
-      });
+      const decision = mode === 'pass' ? PASS_DECISION : this.storeDecision(ctx, mode, status, fields, responseTime);
+      let refusal = decision.refusal;
+      const { responseCc, vary, freshness } = decision;
       const contentLength = parseContentLength(fields['content-length']);
       if (refusal === null && contentLength !== null && contentLength > this.config.cache.maxObjectBytes) refusal = 'too-large';
       if (refusal !== null && refusal !== 'pass' && mode === 'miss') {
@@ -639,6 +627,29 @@ export class RequestLifecycle {
     );
   }
 
+  /** Whether a response may be stored (RFC 9111 §3), with what freshness and under which Vary. */
+  private storeDecision(ctx: RequestContext, mode: FetchMode, status: number, fields: ResponseFields, responseTime: number): StoreDecision {
+    const responseCc = this.responseCacheControl(fields);
+    const vary = parseVary(fields.vary);
+    const freshness = freshnessLifetime(
+      { status, cc: responseCc, date: firstValue(fields.date), expires: firstValue(fields.expires), lastModified: firstValue(fields['last-modified']), responseTime },
+      this.config.cache,
+    );
+    const refusal = storeRefusal({
+      method: mode === 'refresh' ? 'GET' : ctx.method,
+      status,
+      requestCc: ctx.requestCc ?? EMPTY_CACHE_CONTROL,
+      responseCc,
+      requestHasAuthorization: ctx.req.headers.authorization !== undefined,
+      responseHasSetCookie: fields['set-cookie'] !== undefined,
+      stripSetCookie: this.config.cache.stripSetCookie,
+      varyStar: vary.star,
+      hasValidator: fields.etag !== undefined || fields['last-modified'] !== undefined,
+      freshness,
+    });
+    return { refusal, responseCc, vary, freshness };
+  }
+
   /**
    * The response directives Tiercel stores and computes freshness by: in reverse mode the
    * Surrogate-Control directives meant for it, when there are any, else Cache-Control.
@@ -770,6 +781,21 @@ export class RequestLifecycle {
     return out;
   }
 }
+
+interface StoreDecision {
+  refusal: StoreRefusal | 'pass' | 'too-large' | null;
+  responseCc: CacheControl;
+  vary: ParsedVary;
+  freshness: Freshness;
+}
+
+/** A pass never stores: none of the store rules need to run. */
+const PASS_DECISION: StoreDecision = Object.freeze({
+  refusal: 'pass',
+  responseCc: EMPTY_CACHE_CONTROL,
+  vary: { star: false, names: [] },
+  freshness: { lifetimeMs: 0, source: 'none' },
+}) as StoreDecision;
 
 /** How often a request waiting on another instance's fetch looks for the fill in L2. */
 const L2_FILL_POLL_MS = 25;

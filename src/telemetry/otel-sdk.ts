@@ -4,16 +4,19 @@ import { envDetector, hostDetector, osDetector, processDetector, resourceFromAtt
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { Logger } from 'pino';
 import type { TiercelConfig } from '../config/config';
+import { HotPathMetrics } from './hot-path-metrics';
 
 /** What main hands to the app: the Prometheus reader to serve on /metrics, and how to stop. */
 export interface TelemetryHandle {
   prometheus: PrometheusExporter | null;
+  /** Per-request metrics, collected by the Prometheus reader; null when metrics are off. */
+  hot: HotPathMetrics | null;
   /** Whether a tracer provider is registered (OTEL_TRACES_EXPORTER is not `none`). */
   tracing: boolean;
   shutdown(): Promise<void>;
 }
 
-export const NO_TELEMETRY: TelemetryHandle = { prometheus: null, tracing: false, shutdown: async () => {} };
+export const NO_TELEMETRY: TelemetryHandle = { prometheus: null, hot: null, tracing: false, shutdown: async () => {} };
 
 /**
  * Starts the OpenTelemetry SDK before Nest bootstraps. The standard OTEL_* variables apply
@@ -38,7 +41,8 @@ export function startTelemetry(config: TiercelConfig, log: Logger, env: NodeJS.P
     },
     DiagLogLevel.WARN,
   );
-  const prometheus = config.telemetry.metrics ? new PrometheusExporter({ preventServerStart: true }) : null;
+  const hot = config.telemetry.metrics ? new HotPathMetrics() : null;
+  const prometheus = hot ? new PrometheusExporter({ preventServerStart: true, metricProducers: [hot] }) : null;
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ? undefined : 'tiercel',
     resource: resourceFromAttributes({ 'service.instance.id': config.instanceId }),
@@ -50,5 +54,5 @@ export function startTelemetry(config: TiercelConfig, log: Logger, env: NodeJS.P
   });
   sdk.start();
   const tracing = env.OTEL_TRACES_EXPORTER.split(',').some((e) => e.trim() && e.trim() !== 'none');
-  return { prometheus, tracing, shutdown: () => sdk.shutdown() };
+  return { prometheus, hot, tracing, shutdown: () => sdk.shutdown() };
 }

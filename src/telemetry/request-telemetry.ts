@@ -2,7 +2,7 @@ import { context, Context, Link, propagation, ROOT_CONTEXT, Span, SpanContext, S
 import type { Logger } from 'pino';
 import type { TiercelConfig } from '../config/config';
 import type { RequestContext } from '../proxy/request-context';
-import { TiercelMetrics } from './tiercel-metrics';
+import type { HotPathMetrics } from './hot-path-metrics';
 
 const headerGetter = {
   keys: (carrier: Record<string, unknown>) => Object.keys(carrier),
@@ -22,7 +22,7 @@ export class RequestTelemetry {
   private readonly traceResponse: boolean;
   private readonly accessLog: boolean;
 
-  constructor(config: TiercelConfig, readonly metrics: TiercelMetrics, private readonly log: Logger) {
+  constructor(config: TiercelConfig, private readonly metrics: HotPathMetrics | null, private readonly log: Logger) {
     this.tracing = config.telemetry.tracing;
     this.tracer = trace.getTracer('tiercel');
     this.serverTiming = config.telemetry.serverTiming;
@@ -55,7 +55,7 @@ export class RequestTelemetry {
   lookedUp(ctx: RequestContext, tier: 'l1' | 'l2', hit: boolean, start: number, ms: number): void {
     if (tier === 'l1') ctx.l1Ms = ms;
     else ctx.l2Ms = ms;
-    this.metrics.lookup(tier, hit, ms / 1000);
+    this.metrics?.lookup(tier, hit, ms / 1000);
     if (ctx.span !== null && ctx.span.isRecording()) {
       const attributes: Record<string, string> = { 'tiercel.cache.tier': tier, 'tiercel.cache.result': hit ? 'hit' : 'miss' };
       if (tier === 'l2') attributes['db.system.name'] = 'redis';
@@ -86,14 +86,14 @@ export class RequestTelemetry {
   }
 
   originEnd(span: Span | null, status: number, seconds: number): void {
-    this.metrics.originResponded(status, seconds);
+    this.metrics?.originResponded(status, seconds);
     if (span === null) return;
     span.setAttribute('http.response.status_code', status);
     if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
   }
 
   originFailed(span: Span | null, reason: string, err: unknown): void {
-    this.metrics.originFailed(reason);
+    this.metrics?.originFailed(reason);
     if (span === null) return;
     span.setAttribute('error.type', reason);
     span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
@@ -142,7 +142,7 @@ export class RequestTelemetry {
   end(ctx: RequestContext): void {
     const ms = performance.now() - ctx.t0;
     const status = ctx.res.statusCode;
-    this.metrics.requestEnded(ctx.method, status, ctx.servedBy, ctx.outcome, ms / 1000, ctx.bodyBytes);
+    this.metrics?.requestEnded(ctx.method, status, ctx.servedBy, ctx.outcome, ms / 1000, ctx.bodyBytes);
     const span = ctx.span;
     if (span !== null) {
       if (span.isRecording()) {

@@ -6,7 +6,8 @@ import { MemoryTier } from '../cache/memory.tier';
 import { RedisTierHolder } from '../cache/redis-tier.provider';
 import { LOGGER } from '../common/logger';
 import type { TiercelConfig } from '../config/config';
-import { TIERCEL_CONFIG } from '../config/config.module';
+import { TELEMETRY_HANDLE, TIERCEL_CONFIG } from '../config/config.module';
+import type { TelemetryHandle } from './otel-sdk';
 import { InvalidationModule } from '../invalidation/invalidation.module';
 import { InvalidationService } from '../invalidation/invalidation.service';
 import { MetricsController } from './metrics.controller';
@@ -27,8 +28,8 @@ import { TiercelMetrics } from './tiercel-metrics';
     },
     {
       provide: RequestTelemetry,
-      inject: [TIERCEL_CONFIG, TiercelMetrics, LOGGER],
-      useFactory: (c: TiercelConfig, m: TiercelMetrics, log: Logger) => new RequestTelemetry(c, m, log),
+      inject: [TIERCEL_CONFIG, TELEMETRY_HANDLE, LOGGER],
+      useFactory: (c: TiercelConfig, t: TelemetryHandle, log: Logger) => new RequestTelemetry(c, t.hot, log),
     },
   ],
   controllers: [MetricsController],

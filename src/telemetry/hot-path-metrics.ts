@@ -1,0 +1,159 @@
+import { Attributes, HrTime, ValueType } from '@opentelemetry/api';
+import { emptyResource } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  CollectionResult,
+  DataPoint,
+  DataPointType,
+  Histogram,
+  MetricData,
+  MetricProducer,
+} from '@opentelemetry/sdk-metrics';
+
+/** The tier that served a response. `origin`: fetched; `none`: Tiercel answered itself (errors, PURGE). */
+export const TIERS = ['l1', 'l2', 'origin', 'none'] as const;
+export type ServedBy = (typeof TIERS)[number];
+
+/**
+ * How a request ended, for metrics, spans and logs alike:
+ * hit (fresh from a tier), stale (stale served: stale-while-revalidate, max-stale, stale-if-error),
+ * revalidated (a stored object confirmed by a 304), miss (looked up, not usable: fetched or
+ * served from a concurrent fetch), bypass (never looked up: other methods, PURGE), error.
+ */
+export const OUTCOMES = ['hit', 'stale', 'revalidated', 'miss', 'bypass', 'error'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Sub-millisecond buckets for lookups (seconds): an L1 hit is microseconds, L2 a fraction of a millisecond. */
+export const LOOKUP_BUCKETS = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+/** Request and origin durations (seconds), from an L1 hit to a slow origin. */
+export const REQUEST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE', 'PURGE']);
+
+/** An explicit-bucket histogram that records with a few comparisons and array writes. */
+class FastHistogram {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  min = Infinity;
+  max = -Infinity;
+
+  constructor(readonly attributes: Attributes, private readonly boundaries: readonly number[]) {
+    this.counts = new Float64Array(boundaries.length + 1);
+  }
+
+  record(v: number): void {
+    const b = this.boundaries;
+    let i = 0;
+    while (i < b.length && v > b[i]!) i++;
+    this.counts[i]!++;
+    this.sum += v;
+    this.count++;
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+  }
+
+  value(): Histogram {
+    return {
+      buckets: { boundaries: [...this.boundaries], counts: [...this.counts] },
+      sum: this.sum,
+      count: this.count,
+      min: this.min,
+      max: this.max,
+    };
+  }
+}
+
+function hrTime(ms: number): HrTime {
+  return [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
+}
+
+/**
+ * The per-request metrics, kept where the request path can afford them: plain counters and
+ * histograms updated with array writes, no attribute hashing per call. The OpenTelemetry SDK
+ * collects them through this MetricProducer at scrape time and exposes them with everything
+ * else, so names, units and the exposition format are the SDK's own.
+ */
+export class HotPathMetrics implements MetricProducer {
+  private readonly startTime = hrTime(performance.timeOrigin);
+  private readonly requests = new Float64Array(TIERS.length * OUTCOMES.length);
+  private readonly bodyBytes = new Float64Array(TIERS.length);
+  private readonly originErrors = new Map<string, number>();
+  private readonly lookups: FastHistogram[];
+  private readonly requestDurations = new Map<string, FastHistogram>();
+  private readonly originDurations = new Map<number, FastHistogram>();
+
+  constructor() {
+    this.lookups = [];
+    for (const tier of ['l1', 'l2']) for (const result of ['hit', 'miss']) this.lookups.push(new FastHistogram(Object.freeze({ tier, result }), LOOKUP_BUCKETS));
+  }
+
+  requestEnded(method: string, status: number, tier: ServedBy, outcome: Outcome, seconds: number, bodyBytes: number): void {
+    const t = TIERS.indexOf(tier);
+    this.requests[t * OUTCOMES.length + OUTCOMES.indexOf(outcome)]!++;
+    this.bodyBytes[t]! += bodyBytes;
+    const m = HTTP_METHODS.has(method) ? method : '_OTHER';
+    const key = `${m} ${status} ${outcome}`;
+    let h = this.requestDurations.get(key);
+    if (h === undefined) {
+      h = new FastHistogram(Object.freeze({ 'http.request.method': m, 'http.response.status_code': status, 'url.scheme': 'http', 'tiercel.cache.outcome': outcome }), REQUEST_BUCKETS);
+      this.requestDurations.set(key, h);
+    }
+    h.record(seconds);
+  }
+
+  lookup(tier: 'l1' | 'l2', hit: boolean, seconds: number): void {
+    this.lookups[(tier === 'l1' ? 0 : 2) + (hit ? 0 : 1)]!.record(seconds);
+  }
+
+  originResponded(status: number, seconds: number): void {
+    let h = this.originDurations.get(status);
+    if (h === undefined) {
+      h = new FastHistogram(Object.freeze({ 'http.response.status_code': status }), REQUEST_BUCKETS);
+      this.originDurations.set(status, h);
+    }
+    h.record(seconds);
+  }
+
+  originFailed(reason: string): void {
+    this.originErrors.set(reason, (this.originErrors.get(reason) ?? 0) + 1);
+  }
+
+  async collect(): Promise<CollectionResult> {
+    const end = hrTime(performance.timeOrigin + performance.now());
+    const point = <T>(attributes: Attributes, value: T): DataPoint<T> => ({ startTime: this.startTime, endTime: end, attributes, value });
+    const requests: DataPoint<number>[] = [];
+    for (let t = 0; t < TIERS.length; t++) {
+      for (let o = 0; o < OUTCOMES.length; o++) {
+        const n = this.requests[t * OUTCOMES.length + o]!;
+        if (n > 0) requests.push(point({ tier: TIERS[t], outcome: OUTCOMES[o] }, n));
+      }
+    }
+    const histograms = (hs: Iterable<FastHistogram>) => [...hs].filter((h) => h.count > 0).map((h) => point(h.attributes, h.value()));
+    const sum = (name: string, description: string, unit: string, dataPoints: DataPoint<number>[]): MetricData => ({
+      descriptor: { name, description, unit, valueType: ValueType.DOUBLE },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.SUM,
+      isMonotonic: true,
+      dataPoints,
+    });
+    const histogram = (name: string, description: string, dataPoints: DataPoint<Histogram>[]): MetricData => ({
+      descriptor: { name, description, unit: 's', valueType: ValueType.DOUBLE },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.HISTOGRAM,
+      dataPoints,
+    });
+    const metrics: MetricData[] = [
+      sum('tiercel.requests', 'Requests by the tier that served them and their cache outcome', '', requests),
+      sum('tiercel.response.body.size', 'Response body bytes sent, by the tier that served them', 'By', TIERS.map((tier, t) => point({ tier }, this.bodyBytes[t]!))),
+      sum('tiercel.origin.errors', 'Origin requests that failed, by reason', '', [...this.originErrors].map(([reason, n]) => point({ reason }, n))),
+      histogram('tiercel.cache.lookup.duration', 'Time to look a request up in one cache tier', histograms(this.lookups)),
+      histogram('http.server.request.duration', 'Duration of HTTP server requests', histograms(this.requestDurations.values())),
+      histogram('tiercel.origin.request.duration', 'Time from sending a request to the origin to receiving its response headers', histograms(this.originDurations.values())),
+    ].filter((m) => m.dataPoints.length > 0);
+    return {
+      resourceMetrics: { resource: emptyResource(), scopeMetrics: [{ scope: { name: 'tiercel' }, metrics }] },
+      errors: [],
+    };
+  }
+}
