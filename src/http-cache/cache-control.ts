@@ -1,3 +1,5 @@
+import { splitOutsideQuotes } from './field-list';
+
 /**
  * Cache-Control parsing (RFC 9111 §5.2).
  *
@@ -43,30 +45,13 @@ export function parseDeltaSeconds(value: string | undefined): number {
   return n > 2147483648 ? 2147483648 : n;
 }
 
-function splitDirectives(header: string): string[] {
-  // Commas inside quoted arguments (no-cache="a, b") do not split directives.
-  const out: string[] = [];
-  let start = 0;
-  let quoted = false;
-  for (let i = 0; i < header.length; i++) {
-    const c = header.charCodeAt(i);
-    if (c === 34 /* " */) quoted = !quoted;
-    else if (c === 92 /* \ */ && quoted) i++;
-    else if (c === 44 /* , */ && !quoted) {
-      out.push(header.slice(start, i));
-      start = i + 1;
-    }
-  }
-  out.push(header.slice(start));
-  return out;
-}
 
 export function parseCacheControl(header: string | string[] | undefined): CacheControl {
   if (header === undefined) return { ...EMPTY_CACHE_CONTROL };
   const text = Array.isArray(header) ? header.join(',') : header;
   const cc: CacheControl = { ...EMPTY_CACHE_CONTROL };
   const seen = new Set<string>();
-  for (const part of splitDirectives(text)) {
+  for (const part of splitOutsideQuotes(text)) {
     const eq = part.indexOf('=');
     const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase();
     if (!name || seen.has(name)) continue;

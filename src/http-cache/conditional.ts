@@ -1,3 +1,4 @@
+import { splitOutsideQuotes } from './field-list';
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseHttpDate } from './http-date';
 
@@ -12,25 +13,8 @@ export function ifNoneMatchMatches(header: string, etag: string | undefined): bo
   if (header.trim() === '*') return true;
   if (etag === undefined) return false;
   const mine = opaque(etag);
-  for (const tag of entityTags(header)) if (opaque(tag) === mine) return true;
+  for (const tag of splitOutsideQuotes(header)) if (opaque(tag) === mine) return true;
   return false;
-}
-
-/** Splits an entity-tag list on the commas between tags, not those inside quoted tags (RFC 9110 §8.8.3). */
-function entityTags(header: string): string[] {
-  const tags: string[] = [];
-  let start = 0;
-  let quoted = false;
-  for (let i = 0; i < header.length; i++) {
-    const c = header.charCodeAt(i);
-    if (c === 34 /* " */) quoted = !quoted;
-    else if (c === 44 /* , */ && !quoted) {
-      tags.push(header.slice(start, i));
-      start = i + 1;
-    }
-  }
-  tags.push(header.slice(start));
-  return tags;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { splitOutsideQuotes } from './field-list';
 import { CacheControl, parseCacheControl } from './cache-control';
 
 /**
@@ -40,19 +41,3 @@ export function surrogateControlFor(header: string | string[] | undefined, devic
   return cc.maxAge !== undefined || cc.noStore ? cc : null;
 }
 
-function splitOutsideQuotes(text: string, separator: number): string[] {
-  const out: string[] = [];
-  let start = 0;
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 34 /* " */) quoted = !quoted;
-    else if (c === 92 /* \ */ && quoted) i++;
-    else if (c === separator && !quoted) {
-      out.push(text.slice(start, i));
-      start = i + 1;
-    }
-  }
-  out.push(text.slice(start));
-  return out;
-}

@@ -425,7 +425,7 @@ export class RequestLifecycle {
       if (answer304) {
         const cacheStatus = forwardStatus(this.name, { fwd: reason, fwdStatus: status, stored: true, ttlSeconds: Math.floor(freshness.lifetimeMs / 1000) });
         ctx.cacheStatus = cacheStatus;
-        res.writeHead(304, this.notModifiedHeaders(ctx, fields, cacheStatus));
+        res.writeHead(304, this.clientHeaders(ctx, fields, cacheStatus, true));
       } else if (toClient) {
         const cacheStatus = forwardStatus(this.name, {
           fwd: reason,
@@ -748,28 +748,17 @@ export class RequestLifecycle {
     return out;
   }
 
-  private notModifiedHeaders(ctx: RequestContext, fields: ResponseFields, cacheStatus: string): string[] {
-    const out: string[] = [];
-    for (const name in fields) {
-      const value = fields[name];
-      if (value === undefined || !KEPT_IN_304.has(name)) continue;
-      if (Array.isArray(value)) for (const v of value) out.push(name, v);
-      else out.push(name, value);
-    }
-    if (this.via) out.push('via', this.via);
-    out.push('cache-status', cacheStatus);
-    if (this.config.cache.xCacheHeader) out.push('x-cache', 'MISS');
-    this.telemetry.appendHeaders(ctx, out);
-    return out;
-  }
-
-  /** The origin's response as the client sees it on a miss or pass. */
-  private clientHeaders(ctx: RequestContext, fields: ResponseFields, cacheStatus: string): string[] {
+  /**
+   * The origin's response as the client sees it on a miss or pass; with `only304`, just the
+   * fields a 304 carries (RFC 9110 §15.4.5).
+   */
+  private clientHeaders(ctx: RequestContext, fields: ResponseFields, cacheStatus: string, only304 = false): string[] {
     const extra = connectionTokens(fields.connection);
     const out: string[] = [];
     for (const name in fields) {
       const value = fields[name];
       if (value === undefined || isHopByHop(name, extra) || name === 'x-cache') continue;
+      if (only304 && !KEPT_IN_304.has(name)) continue;
       if (this.stripTags && (name === 'surrogate-key' || name === 'cache-tag')) continue;
       if (Array.isArray(value)) for (const v of value) out.push(name, v);
       else out.push(name, value);
