@@ -7,6 +7,8 @@ export interface InvalidationMessage extends Invalidation {
   /** INSTANCE_ID of the sender, so it skips its own message. */
   from: string;
   at: number;
+  /** The sending span's W3C traceparent, so receivers link their trace to it. */
+  traceparent?: string;
 }
 
 export interface BusStats {
@@ -71,7 +73,7 @@ export class InvalidationBus {
     }
   }
 
-  async publish(invalidation: Invalidation): Promise<boolean> {
+  async publish(invalidation: Invalidation & { traceparent?: string }): Promise<boolean> {
     const message: InvalidationMessage = { ...invalidation, from: this.instanceId, at: Date.now() };
     try {
       await this.publisher.publish(this.channel, JSON.stringify(message));

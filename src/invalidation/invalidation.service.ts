@@ -1,3 +1,4 @@
+import { Context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { CacheStats } from '../cache/cache-stats';
 import { HttpCache } from '../cache/http-cache';
@@ -34,21 +35,44 @@ export class InvalidationService {
     );
   }
 
-  async invalidate(inv: Invalidation): Promise<InvalidationOutcome> {
+  /** `parent`: the request that caused it (an unsafe method), so its trace shows the invalidation. */
+  async invalidate(inv: Invalidation, parent: Context = ROOT_CONTEXT): Promise<InvalidationOutcome> {
     this.byKind[inv.target.kind]++;
     this.stats.invalidations++;
-    const l1 = this.cache.invalidateLocal(inv.target, inv.soft);
-    const l2 = this.cache.l2 ? await this.cache.l2.invalidate(inv.target, inv.soft) : null;
-    const published = this.bus ? await this.bus.publish(inv) : false;
-    this.log.info({ target: inv.target, soft: inv.soft, l1, l2, published }, 'invalidated');
-    return { removed: { l1, l2 }, published };
+    const span = tracer().startSpan(`invalidation ${inv.target.kind}`, { kind: SpanKind.INTERNAL, attributes: { 'tiercel.invalidation.kind': inv.target.kind, 'tiercel.invalidation.soft': inv.soft } }, parent);
+    try {
+      const l1 = this.cache.invalidateLocal(inv.target, inv.soft);
+      const l2 = this.cache.l2 ? await this.cache.l2.invalidate(inv.target, inv.soft) : null;
+      // The message carries this span's context: each receiver's trace links back to it.
+      const carrier: Record<string, string> = {};
+      propagation.inject(trace.setSpan(parent, span), carrier);
+      const published = this.bus ? await this.bus.publish({ ...inv, traceparent: carrier.traceparent }) : false;
+      span.setAttributes({ 'tiercel.invalidation.l1_removed': l1, 'tiercel.invalidation.l2_removed': l2 ?? -1 });
+      this.log.info({ target: inv.target, soft: inv.soft, l1, l2, published, trace_id: span.spanContext().traceId }, 'invalidated');
+      return { removed: { l1, l2 }, published };
+    } finally {
+      span.end();
+    }
   }
 
+  /** Another instance's invalidation: its own trace, linked to the sender's. */
   private applyRemote(m: InvalidationMessage): void {
-    if (!m || typeof m !== 'object' || !m.target || typeof m.target.kind !== 'string') return;
+    if (!isInvalidationMessage(m)) {
+      this.log.warn({ message: JSON.stringify(m).slice(0, 200) }, 'ignoring an invalidation message of unknown shape');
+      return;
+    }
     this.remoteApplied++;
+    const sender = m.traceparent ? trace.getSpanContext(propagation.extract(ROOT_CONTEXT, { traceparent: m.traceparent })) : undefined;
+    const span = tracer().startSpan('invalidation.receive', {
+      kind: SpanKind.CONSUMER,
+      root: true,
+      links: sender ? [{ context: sender, attributes: { 'tiercel.link': 'sender' } }] : [],
+      attributes: { 'tiercel.invalidation.kind': m.target.kind, 'tiercel.invalidation.from': String(m.from) },
+    });
     const n = this.cache.invalidateLocal(m.target, m.soft === true);
-    this.log.debug({ target: m.target, from: m.from, removed: n }, 'invalidation received');
+    span.setAttribute('tiercel.invalidation.l1_removed', n);
+    span.end();
+    this.log.debug({ target: m.target, from: m.from, removed: n, trace_id: span.spanContext().traceId }, 'invalidation received');
   }
 
   busStats(): BusStats | null {
@@ -57,5 +81,25 @@ export class InvalidationService {
 
   async close(): Promise<void> {
     await this.bus?.close();
+  }
+}
+
+function tracer() {
+  return trace.getTracer('tiercel');
+}
+
+const strings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** A message from the channel is checked before it touches the cache: anything can be published there. */
+function isInvalidationMessage(m: unknown): m is InvalidationMessage {
+  if (!m || typeof m !== 'object') return false;
+  const t = (m as InvalidationMessage).target as unknown as Record<string, unknown> | undefined;
+  if (!t || typeof t !== 'object') return false;
+  switch (t.kind) {
+    case 'urls': return strings(t.keys);
+    case 'tags': return strings(t.tags);
+    case 'pattern': return typeof t.pattern === 'string';
+    case 'all': return true;
+    default: return false;
   }
 }
