@@ -1,0 +1,215 @@
+// Pins the metric families and label names Tiercel exposes on /metrics, as the dashboards and
+// alerts use them: the OpenTelemetry Prometheus exporter's naming rules (`_total` on counters,
+// no unit suffix, dots to underscores) must not change silently. Two real Tiercel processes
+// share a real Redis; the traffic covers a miss, an L1 hit, an L2 hit from the second instance,
+// a pass, an origin failure and an invalidation heard over Pub/Sub.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { send } from '../support/client';
+import { startOrigin, TestOrigin } from '../support/origin';
+import type { TiercelProcess } from '../support/process';
+import { RedisProcess, startRedis } from '../support/redis';
+import { Family, parseExposition, sleep, startTiercel, stopTiercel } from './support';
+
+const HOST = 'api.example.com';
+const TOKEN = 'metrics-names-token';
+const SCOPE = 'otel_scope_name';
+
+/** family → [type, label names except `le`]. otel_scope_name is the exporter's instrumentation-scope label. */
+const EXPECTED: Record<string, [string, string[]]> = {
+  target_info: ['gauge', []],
+  tiercel_requests_total: ['counter', ['tier', 'outcome', SCOPE]],
+  tiercel_cache_lookup_duration: ['histogram', ['tier', 'result', SCOPE]],
+  http_server_request_duration: ['histogram', ['http_request_method', 'http_response_status_code', 'url_scheme', 'tiercel_cache_outcome', SCOPE]],
+  tiercel_origin_request_duration: ['histogram', ['http_response_status_code', SCOPE]],
+  tiercel_origin_errors_total: ['counter', ['reason', SCOPE]],
+  tiercel_response_body_size_total: ['counter', ['tier', SCOPE]],
+  tiercel_coalesced_total: ['counter', [SCOPE]],
+  tiercel_l1_entries: ['gauge', [SCOPE]],
+  tiercel_l1_size: ['gauge', [SCOPE]],
+  tiercel_l1_capacity: ['gauge', [SCOPE]],
+  tiercel_l1_evictions_total: ['counter', [SCOPE]],
+  tiercel_l2_errors_total: ['counter', [SCOPE]],
+  tiercel_l2_breaker_open: ['gauge', [SCOPE]],
+  tiercel_invalidations_total: ['counter', ['kind', SCOPE]],
+  tiercel_pubsub_messages_total: ['counter', ['direction', SCOPE]],
+  tiercel_redis_memory_used: ['gauge', [SCOPE]],
+  tiercel_redis_memory_max: ['gauge', [SCOPE]],
+  tiercel_redis_evicted_keys_total: ['counter', [SCOPE]],
+};
+
+/** The closed sets some labels draw from. */
+const VALUES: Record<string, RegExp> = {
+  tier: /^(l1|l2|origin|none)$/,
+  outcome: /^(hit|stale|revalidated|miss|bypass|error)$/,
+  tiercel_cache_outcome: /^(hit|stale|revalidated|miss|bypass|error)$/,
+  result: /^(hit|miss)$/,
+  kind: /^(urls|pattern|tags|all)$/,
+  direction: /^(sent|received)$/,
+  http_request_method: /^(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|CONNECT|TRACE|PURGE|_OTHER)$/,
+  http_response_status_code: /^[1-5]\d\d$/,
+  url_scheme: /^https?$/,
+  reason: /^[a-z][a-z0-9_-]*$/,
+  le: /^(\+Inf|\d+(\.\d+)?(e[-+]?\d+)?)$/,
+  otel_scope_name: /^tiercel$/,
+};
+
+function labelNames(f: Family): string[] {
+  const names = new Set<string>();
+  for (const s of f.samples) for (const k of Object.keys(s.labels)) if (k !== 'le') names.add(k);
+  return [...names].sort();
+}
+
+function value(f: Family | undefined, name: string, labels: Record<string, string>): number | undefined {
+  return f?.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+}
+
+async function scrape(t: TiercelProcess): Promise<Map<string, Family>> {
+  const res = await fetch(`http://127.0.0.1:${t.adminPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+  return parseExposition(await res.text());
+}
+
+describe('metric names on /metrics', () => {
+  let redis: RedisProcess;
+  let origin: TestOrigin;
+  let t1: TiercelProcess | undefined;
+  let t2: TiercelProcess | undefined;
+  let m1: Map<string, Family>;
+  let m2: Map<string, Family>;
+
+  before(async () => {
+    redis = await startRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+    origin = await startOrigin();
+    origin.handle('/obj-cached-7f3', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=300', 'surrogate-key': 'catalog' });
+      res.end('cached body\n');
+    });
+    origin.handle('/obj-write-7f3', (_req, res) => {
+      res.writeHead(201, { 'content-type': 'text/plain' });
+      res.end('created\n');
+    });
+    origin.handle('/obj-hangup-7f3', (req) => void req.socket.destroy());
+    const env = (id: string) => ({
+      UPSTREAM_URL: origin.url,
+      REDIS_ENABLED: 'true',
+      REDIS_ADDR: redis.addr,
+      INSTANCE_ID: id,
+      ADMIN_TOKEN: TOKEN,
+    });
+    t1 = await startTiercel(env('names-1'));
+    t2 = await startTiercel(env('names-2'));
+    const on = { headers: { host: HOST } };
+
+    assert.equal((await send(t1.proxyPort, '/obj-cached-7f3', on)).headers['x-cache'], 'MISS'); // miss, stored in L1 and L2
+    assert.equal((await send(t1.proxyPort, '/obj-cached-7f3', on)).headers['x-cache'], 'HIT'); // L1 hit
+    // The L2 write is in the background: wait for the object in Redis, then the second instance
+    // (empty L1, same Host so the same key) finds it there.
+    const probe = redis.client();
+    for (let i = 0; ; i++) {
+      const keys = await probe.keys('tiercel:*');
+      if (keys.some((k) => k.endsWith(`:o:${HOST}/obj-cached-7f3`))) break;
+      if (i > 200) throw new Error(`the L2 write never landed: ${keys.join(' ')}`);
+      await sleep(20);
+    }
+    const l2 = await send(t2.proxyPort, '/obj-cached-7f3', on);
+    assert.match(String(l2.headers['cache-status']), /hit; detail=l2/);
+    const pass = await send(t1.proxyPort, '/obj-write-7f3', { ...on, method: 'POST', body: 'x' }); // pass (bypass)
+    assert.equal(pass.status, 201);
+    const failed = await send(t1.proxyPort, '/obj-hangup-7f3', on); // origin failure
+    assert.ok(failed.status >= 500, `origin reset answered ${failed.status}`);
+    const inv = await fetch(`http://127.0.0.1:${t1.adminPort}/admin/invalidate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ urls: [`http://${HOST}/obj-cached-7f3`] }),
+    });
+    assert.equal(inv.status, 200, await inv.text());
+    // Wait until the second instance heard the invalidation over Pub/Sub.
+    for (let i = 0; ; i++) {
+      m2 = await scrape(t2);
+      if ((value(m2.get('tiercel_pubsub_messages_total'), 'tiercel_pubsub_messages_total', { direction: 'received' }) ?? 0) >= 1) break;
+      if (i > 100) throw new Error('instance 2 never received the invalidation');
+      await sleep(30);
+    }
+    m1 = await scrape(t1);
+  });
+
+  after(async () => {
+    await Promise.all([stopTiercel(t1), stopTiercel(t2)]);
+    await origin?.close();
+    await redis?.stop();
+  });
+
+  test('exactly the pinned metric families, types and label names', () => {
+    const got = Object.fromEntries([...m1.values()].map((f) => [f.name, [f.type, f.name === 'target_info' ? [] : labelNames(f)]]));
+    const want = Object.fromEntries(Object.entries(EXPECTED).map(([n, [type, labels]]) => [n, [type, [...labels].sort()]]));
+    assert.deepEqual(got, want);
+  });
+
+  test('counters end in _total; histograms have _bucket (with le), _sum and _count, no unit suffix', () => {
+    for (const f of m1.values()) {
+      assert.doesNotMatch(f.name, /_(seconds|bytes|milliseconds|ratio)(_total)?$/, `${f.name}: no unit suffix`);
+      if (f.type === 'counter') {
+        assert.match(f.name, /_total$/, f.name);
+        for (const s of f.samples) assert.equal(s.name, f.name);
+      } else if (f.type === 'histogram') {
+        const kinds = new Set(f.samples.map((s) => s.name.slice(f.name.length)));
+        assert.deepEqual([...kinds].sort(), ['_bucket', '_count', '_sum'], f.name);
+        for (const s of f.samples) assert.equal('le' in s.labels, s.name.endsWith('_bucket'), `${s.name} le`);
+      } else {
+        assert.equal(f.type, 'gauge', f.name);
+        for (const s of f.samples) assert.equal(s.name, f.name);
+      }
+    }
+  });
+
+  test('the traffic shows up under the documented label values', () => {
+    const req1 = m1.get('tiercel_requests_total');
+    const req2 = m2.get('tiercel_requests_total');
+    assert.ok((value(req1, 'tiercel_requests_total', { tier: 'origin', outcome: 'miss' }) ?? 0) >= 1, 'miss');
+    assert.ok((value(req1, 'tiercel_requests_total', { tier: 'l1', outcome: 'hit' }) ?? 0) >= 1, 'L1 hit');
+    assert.ok((value(req1, 'tiercel_requests_total', { outcome: 'bypass' }) ?? 0) >= 1, 'pass');
+    assert.ok((value(req1, 'tiercel_requests_total', { outcome: 'error' }) ?? 0) >= 1, 'origin failure');
+    assert.ok((value(req2, 'tiercel_requests_total', { tier: 'l2', outcome: 'hit' }) ?? 0) >= 1, 'L2 hit on the second instance');
+    const lookups2 = m2.get('tiercel_cache_lookup_duration');
+    assert.ok((value(lookups2, 'tiercel_cache_lookup_duration_count', { tier: 'l2', result: 'hit' }) ?? 0) >= 1, 'L2 lookup hit timed');
+    assert.ok((value(m1.get('tiercel_cache_lookup_duration'), 'tiercel_cache_lookup_duration_count', { tier: 'l1', result: 'miss' }) ?? 0) >= 1);
+    assert.ok((value(m1.get('http_server_request_duration'), 'http_server_request_duration_count', { http_request_method: 'POST', tiercel_cache_outcome: 'bypass' }) ?? 0) >= 1);
+    assert.ok((value(m1.get('tiercel_origin_request_duration'), 'tiercel_origin_request_duration_count', { http_response_status_code: '200' }) ?? 0) >= 1);
+    assert.ok([...(m1.get('tiercel_origin_errors_total')?.samples ?? [])].some((s) => s.value >= 1), 'origin error by reason');
+    // >= 1: the POST's RFC 9111 §4.4 invalidation of its own URI is counted as kind="urls" too.
+    assert.ok((value(m1.get('tiercel_invalidations_total'), 'tiercel_invalidations_total', { kind: 'urls' }) ?? 0) >= 1);
+    assert.ok((value(m1.get('tiercel_pubsub_messages_total'), 'tiercel_pubsub_messages_total', { direction: 'sent' }) ?? 0) >= 1);
+    assert.ok((value(m1.get('tiercel_response_body_size_total'), 'tiercel_response_body_size_total', { tier: 'l1' }) ?? 0) > 0, 'bytes from L1');
+    assert.ok((value(m1.get('tiercel_l1_capacity'), 'tiercel_l1_capacity', {}) ?? 0) > 0);
+    assert.equal(value(m1.get('tiercel_l2_breaker_open'), 'tiercel_l2_breaker_open', {}), 0);
+    assert.equal(value(m1.get('tiercel_redis_memory_max'), 'tiercel_redis_memory_max', {}), 64 * 1024 * 1024);
+    assert.ok((value(m1.get('tiercel_redis_memory_used'), 'tiercel_redis_memory_used', {}) ?? 0) > 0);
+  });
+
+  test('target_info names the service and INSTANCE_ID', () => {
+    for (const [m, id] of [[m1, 'names-1'], [m2, 'names-2']] as const) {
+      const s = m.get('target_info')!.samples;
+      assert.equal(s.length, 1);
+      assert.equal(s[0]!.labels.service_name, 'tiercel');
+      assert.equal(s[0]!.labels.service_instance_id, id);
+    }
+  });
+
+  test('no label value is a URL, a path or a cache key', () => {
+    for (const m of [m1, m2]) {
+      for (const f of m.values()) {
+        if (f.name === 'target_info') continue; // resource attributes: process command line and paths, by design
+        for (const s of f.samples) {
+          for (const [k, v] of Object.entries(s.labels)) {
+            const where = `${s.name}{${k}="${v}"}`;
+            assert.ok(VALUES[k], `${where}: label ${k} has a documented value set`);
+            assert.match(v, VALUES[k]!, where);
+            assert.doesNotMatch(v, /[/?#&=:]|7f3|obj-|example\.com|tiercel:/, where);
+          }
+        }
+      }
+    }
+  });
+});
