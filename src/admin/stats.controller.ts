@@ -39,7 +39,7 @@ export class StatsController {
       backgroundRefreshes: s.backgroundRefreshes,
       backgroundRefreshErrors: s.backgroundRefreshErrors,
       invalidations: s.invalidations,
-      invalidationsByKind: { ...this.invalidation.byKind },
+      invalidationsByKind: this.invalidation.byKind(),
       invalidationsReceived: this.invalidation.remoteApplied,
       inFlightFetches: this.coalescer.inFlight,
       l1: { entries: l1.entries, bytes: l1.bytes, capacityBytes: l1.capacityBytes, evictions: l1.evictions },

@@ -28,7 +28,7 @@ export class InvalidationController {
       if (err instanceof InvalidationRequestError) throw new BadRequestException(err.message);
       throw err;
     }
-    return this.invalidation.invalidate(request);
+    return this.invalidation.invalidate(request, 'admin');
   }
 
   private authorize(header: string | undefined): void {

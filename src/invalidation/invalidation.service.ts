@@ -12,13 +12,18 @@ export interface InvalidationOutcome {
 }
 
 export type InvalidationKind = InvalidationTarget['kind'];
+/** Where an invalidation came from: the admin API, a PURGE request, or a successful unsafe method (RFC 9111 §4.4). */
+export type InvalidationSource = 'admin' | 'purge' | 'unsafe-method';
+const KINDS: InvalidationKind[] = ['urls', 'pattern', 'tags', 'all'];
+const SOURCES: InvalidationSource[] = ['admin', 'purge', 'unsafe-method'];
 
 /**
  * Invalidation, wherever it starts (admin API, PURGE, an unsafe method): this instance's L1
  * first, then L2 without blocking Redis, then a message so every other instance clears its L1.
  */
 export class InvalidationService {
-  readonly byKind: Record<InvalidationKind, number> = { urls: 0, pattern: 0, tags: 0, all: 0 };
+  /** Counts by kind and source, for /stats and the tiercel.invalidations counter. */
+  private readonly counts = new Map<string, number>();
   remoteApplied = 0;
 
   constructor(
@@ -36,10 +41,11 @@ export class InvalidationService {
   }
 
   /** `parent`: the request that caused it (an unsafe method), so its trace shows the invalidation. */
-  async invalidate(inv: Invalidation, parent: Context = ROOT_CONTEXT): Promise<InvalidationOutcome> {
-    this.byKind[inv.target.kind]++;
+  async invalidate(inv: Invalidation, source: InvalidationSource, parent: Context = ROOT_CONTEXT): Promise<InvalidationOutcome> {
+    const countKey = `${inv.target.kind} ${source}`;
+    this.counts.set(countKey, (this.counts.get(countKey) ?? 0) + 1);
     this.stats.invalidations++;
-    const span = tracer().startSpan(`invalidation ${inv.target.kind}`, { kind: SpanKind.INTERNAL, attributes: { 'tiercel.invalidation.kind': inv.target.kind, 'tiercel.invalidation.soft': inv.soft } }, parent);
+    const span = tracer().startSpan(`invalidation ${inv.target.kind}`, { kind: SpanKind.INTERNAL, attributes: { 'tiercel.invalidation.kind': inv.target.kind, 'tiercel.invalidation.source': source, 'tiercel.invalidation.soft': inv.soft } }, parent);
     try {
       const l1 = this.cache.invalidateLocal(inv.target, inv.soft);
       const l2 = this.cache.l2 ? await this.cache.l2.invalidate(inv.target, inv.soft) : null;
@@ -73,6 +79,17 @@ export class InvalidationService {
     span.setAttribute('tiercel.invalidation.l1_removed', n);
     span.end();
     this.log.debug({ target: m.target, from: m.from, removed: n, trace_id: span.spanContext().traceId }, 'invalidation received');
+  }
+
+  /** Invalidations started on this instance, by kind and source (every combination, zeros included). */
+  countsByKindAndSource(): { kind: InvalidationKind; source: InvalidationSource; count: number }[] {
+    return KINDS.flatMap((kind) => SOURCES.map((source) => ({ kind, source, count: this.counts.get(`${kind} ${source}`) ?? 0 })));
+  }
+
+  byKind(): Record<InvalidationKind, number> {
+    const out = { urls: 0, pattern: 0, tags: 0, all: 0 };
+    for (const c of this.countsByKindAndSource()) out[c.kind] += c.count;
+    return out;
   }
 
   busStats(): BusStats | null {

@@ -673,7 +673,7 @@ export class RequestLifecycle {
       // Only same-origin URIs, so one origin cannot purge another's objects.
       if (resolved !== null && hostKey(resolved.host) === host) keys.push(host + resolved.pathname + resolved.search);
     }
-    this.invalidation.invalidate({ target: { kind: 'urls', keys }, soft: false }, ctx.otelContext ?? undefined).catch((err) => this.log.warn({ err, ...traceFields(ctx) }, 'invalidation after unsafe method failed'));
+    this.invalidation.invalidate({ target: { kind: 'urls', keys }, soft: false }, 'unsafe-method', ctx.otelContext ?? undefined).catch((err) => this.log.warn({ err, ...traceFields(ctx) }, 'invalidation after unsafe method failed'));
   }
 
   /** PURGE <url> on the data port, from PURGE_ALLOW clients: the URL leaves every tier on every instance. */
@@ -682,7 +682,7 @@ export class RequestLifecycle {
       return this.synth(ctx, 403, 'Forbidden: this client may not PURGE (see PURGE_ALLOW)', 'bypass', 'purge-denied');
     }
     ctx.req.resume();
-    this.invalidation.invalidate({ target: { kind: 'urls', keys: [ctx.primaryKey] }, soft: false }, ctx.otelContext ?? undefined).then(
+    this.invalidation.invalidate({ target: { kind: 'urls', keys: [ctx.primaryKey] }, soft: false }, 'purge', ctx.otelContext ?? undefined).then(
       (outcome) => {
         const body = `${JSON.stringify({ purged: ctx.primaryKey, ...outcome })}\n`;
         ctx.outcome = 'bypass';

@@ -26,8 +26,8 @@ export class TiercelMetrics {
     meter.createObservableGauge('tiercel.l1.entries', { description: 'Entries held in L1' }).addCallback((r) => r.observe(l1.stats().entries));
     meter.createObservableGauge('tiercel.l1.size', { description: 'Bytes held in L1, headers and bodies', unit: 'By' }).addCallback((r) => r.observe(l1.stats().bytes));
     meter.createObservableGauge('tiercel.l1.capacity', { description: 'L1 capacity', unit: 'By' }).addCallback((r) => r.observe(l1.stats().capacityBytes));
-    meter.createObservableCounter('tiercel.invalidations', { description: 'Invalidations this instance received from clients, by kind' }).addCallback((r) => {
-      for (const [kind, n] of Object.entries(invalidation.byKind)) r.observe(n, { kind });
+    meter.createObservableCounter('tiercel.invalidations', { description: 'Invalidations started on this instance, by kind and source (admin, purge, unsafe-method)' }).addCallback((r) => {
+      for (const c of invalidation.countsByKindAndSource()) r.observe(c.count, { kind: c.kind, source: c.source });
     });
     meter.createObservableCounter('tiercel.pubsub.messages', { description: 'Invalidation messages on Redis Pub/Sub, by direction' }).addCallback((r) => {
       const bus = invalidation.busStats();

@@ -31,7 +31,7 @@ const EXPECTED: Record<string, [string, string[]]> = {
   tiercel_l1_evictions_total: ['counter', [SCOPE]],
   tiercel_l2_errors_total: ['counter', [SCOPE]],
   tiercel_l2_breaker_open: ['gauge', [SCOPE]],
-  tiercel_invalidations_total: ['counter', ['kind', SCOPE]],
+  tiercel_invalidations_total: ['counter', ['kind', 'source', SCOPE]],
   tiercel_pubsub_messages_total: ['counter', ['direction', SCOPE]],
   tiercel_redis_memory_used: ['gauge', [SCOPE]],
   tiercel_redis_memory_max: ['gauge', [SCOPE]],
@@ -45,6 +45,7 @@ const VALUES: Record<string, RegExp> = {
   tiercel_cache_outcome: /^(hit|stale|revalidated|miss|bypass|error)$/,
   result: /^(hit|miss)$/,
   kind: /^(urls|pattern|tags|all)$/,
+  source: /^(admin|purge|unsafe-method)$/,
   direction: /^(sent|received)$/,
   http_request_method: /^(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|CONNECT|TRACE|PURGE|_OTHER)$/,
   http_response_status_code: /^[1-5]\d\d$/,
@@ -178,8 +179,10 @@ describe('metric names on /metrics', () => {
     assert.ok((value(m1.get('http_server_request_duration'), 'http_server_request_duration_count', { http_request_method: 'POST', tiercel_cache_outcome: 'bypass' }) ?? 0) >= 1);
     assert.ok((value(m1.get('tiercel_origin_request_duration'), 'tiercel_origin_request_duration_count', { http_response_status_code: '200' }) ?? 0) >= 1);
     assert.ok([...(m1.get('tiercel_origin_errors_total')?.samples ?? [])].some((s) => s.value >= 1), 'origin error by reason');
-    // >= 1: the POST's RFC 9111 §4.4 invalidation of its own URI is counted as kind="urls" too.
-    assert.ok((value(m1.get('tiercel_invalidations_total'), 'tiercel_invalidations_total', { kind: 'urls' }) ?? 0) >= 1);
+    // The admin API's invalidation and the POST's RFC 9111 §4.4 one are told apart by source.
+    assert.equal(value(m1.get('tiercel_invalidations_total'), 'tiercel_invalidations_total', { kind: 'urls', source: 'admin' }), 1);
+    assert.equal(value(m1.get('tiercel_invalidations_total'), 'tiercel_invalidations_total', { kind: 'urls', source: 'unsafe-method' }), 1);
+    assert.equal(value(m1.get('tiercel_invalidations_total'), 'tiercel_invalidations_total', { kind: 'urls', source: 'purge' }), 0);
     assert.ok((value(m1.get('tiercel_pubsub_messages_total'), 'tiercel_pubsub_messages_total', { direction: 'sent' }) ?? 0) >= 1);
     assert.ok((value(m1.get('tiercel_response_body_size_total'), 'tiercel_response_body_size_total', { tier: 'l1' }) ?? 0) > 0, 'bytes from L1');
     assert.ok((value(m1.get('tiercel_l1_capacity'), 'tiercel_l1_capacity', {}) ?? 0) > 0);
