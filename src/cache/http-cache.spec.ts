@@ -250,18 +250,19 @@ describe('HttpCache: Accept-Encoding normalisation', () => {
 
 describe('HttpCache.l1Ttl', () => {
   const { cache } = setup();
+  const NOW = 1_700_000_000_000;
   it('keeps an object for its remaining freshness plus the longer stale window', () => {
-    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: Date.now(), lifetimeMs: 60_000, initialAgeMs: 10_000 })), 50_000);
-    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: Date.now(), lifetimeMs: 60_000, staleWhileRevalidateMs: 30_000, staleIfErrorMs: 90_000 })), 150_000);
+    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 60_000, initialAgeMs: 10_000 }), NOW), 50_000);
+    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 60_000, staleWhileRevalidateMs: 30_000, staleIfErrorMs: 90_000 }), NOW), 150_000);
   });
 
   it('is at least one second and at most CACHE_MAX_AGE', () => {
-    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: Date.now(), lifetimeMs: 0, initialAgeMs: 5_000 })), 1_000);
-    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: Date.now(), lifetimeMs: 86_400_000 })), MAX_AGE);
+    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 0, initialAgeMs: 5_000 }), NOW), 1_000);
+    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 86_400_000 }), NOW), MAX_AGE);
   });
 
   it('keeps objects with validators as long as CACHE_MAX_AGE allows', () => {
-    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: Date.now(), lifetimeMs: 0, etag: '"v1"' })), MAX_AGE);
-    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: Date.now(), lifetimeMs: 0, lastModified: 'Sun, 06 Nov 1994 08:49:37 GMT' })), MAX_AGE);
+    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 0, etag: '"v1"' }), NOW), MAX_AGE);
+    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 0, lastModified: 'Sun, 06 Nov 1994 08:49:37 GMT' }), NOW), MAX_AGE);
   });
 });

@@ -86,8 +86,8 @@ export class HttpCache {
   }
 
   /** How long an object may be used at all from now: what is left of its freshness, plus its stale windows. */
-  private usableMs(obj: CachedResponse): number {
-    const age = obj.initialAgeMs + (Date.now() - obj.responseTime);
+  private usableMs(obj: CachedResponse, now: number): number {
+    const age = obj.initialAgeMs + (now - obj.responseTime);
     return obj.lifetimeMs - age + Math.max(obj.staleWhileRevalidateMs, obj.staleIfErrorMs);
   }
 
@@ -95,15 +95,15 @@ export class HttpCache {
    * The time L1 may keep an object: its remaining freshness and stale windows, capped by
    * CACHE_MAX_AGE. Objects with validators stay as long as the cap allows: a cheap 304 revives them.
    */
-  l1Ttl(obj: CachedResponse): number {
-    const usable = this.usableMs(obj);
+  l1Ttl(obj: CachedResponse, now = Date.now()): number {
+    const usable = this.usableMs(obj, now);
     const useful = obj.etag !== undefined || obj.lastModified !== undefined ? Math.max(usable, this.maxAgeMs) : usable;
     return Math.min(Math.max(useful, 1000), this.maxAgeMs);
   }
 
   /** The time L2 keeps an object: its remaining freshness and stale windows (the tier adds a margin). */
-  l2Ttl(obj: CachedResponse): number {
-    const usable = this.usableMs(obj);
+  l2Ttl(obj: CachedResponse, now = Date.now()): number {
+    const usable = this.usableMs(obj, now);
     // Validators make an expired object worth keeping for revalidation, as long as L1 would.
     return obj.etag !== undefined || obj.lastModified !== undefined ? Math.max(usable, this.maxAgeMs) : Math.max(usable, 1000);
   }
