@@ -1,4 +1,4 @@
-import { Context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { Context, INVALID_SPAN_CONTEXT, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { CacheStats } from '../cache/cache-stats';
 import { HttpCache } from '../cache/http-cache';
@@ -45,7 +45,11 @@ export class InvalidationService {
     const countKey = `${inv.target.kind} ${source}`;
     this.counts.set(countKey, (this.counts.get(countKey) ?? 0) + 1);
     this.stats.invalidations++;
-    const span = tracer().startSpan(`invalidation ${inv.target.kind}`, { kind: SpanKind.INTERNAL, attributes: { 'tiercel.invalidation.kind': inv.target.kind, 'tiercel.invalidation.source': source, 'tiercel.invalidation.soft': inv.soft } }, parent);
+    // An unsafe method's invalidation is traced only as part of a traced request: POST traffic
+    // must not bypass sampling. Admin and PURGE invalidations are rare and always traced.
+    const span = source === 'unsafe-method' && trace.getSpan(parent) === undefined
+      ? trace.wrapSpanContext(INVALID_SPAN_CONTEXT)
+      : tracer().startSpan(`invalidation ${inv.target.kind}`, { kind: SpanKind.INTERNAL, attributes: { 'tiercel.invalidation.kind': inv.target.kind, 'tiercel.invalidation.source': source, 'tiercel.invalidation.soft': inv.soft } }, parent);
     try {
       const l1 = this.cache.invalidateLocal(inv.target, inv.soft);
       const l2 = this.cache.l2 ? await this.cache.l2.invalidate(inv.target, inv.soft) : null;

@@ -717,8 +717,8 @@ export class RequestLifecycle {
       if (cacheable && CONDITIONAL_FIELDS.has(name)) continue;
       if (cacheable && name === 'accept-encoding') continue;
       if (name === 'via') { via = via ? `${via}, ${raw[i + 1]}` : raw[i + 1]; continue; }
-      // When tracing, the origin gets our CLIENT span's context instead (the client's is its parent).
-      if (this.telemetry.tracing && (name === 'traceparent' || name === 'tracestate')) continue;
+      // A traced request sends our CLIENT span's context instead (the client's is its parent).
+      if (ctx.span !== null && (name === 'traceparent' || name === 'tracestate')) continue;
       if (name === 'surrogate-capability' && this.surrogate !== null) { capability = capability ? `${capability}, ${raw[i + 1]}` : raw[i + 1]; continue; }
       out.push(raw[i]!, raw[i + 1]!);
     }

@@ -2,6 +2,7 @@ import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { envDetector, hostDetector, osDetector, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
+import { AlwaysOnSampler } from '@opentelemetry/sdk-trace';
 import type { Logger } from 'pino';
 import type { TiercelConfig } from '../config/config';
 import { HotPathMetrics } from './hot-path-metrics';
@@ -51,6 +52,9 @@ export function startTelemetry(config: TiercelConfig, log: Logger, env: NodeJS.P
     resourceDetectors: [hostDetector, osDetector, processDetector, envDetector],
     metricReaders: prometheus ? [prometheus] : undefined,
     instrumentations: [],
+    // Tiercel decides sampling per request before creating a span (request-sampler.ts, from
+    // OTEL_TRACES_SAMPLER): every span it starts is one it keeps.
+    sampler: new AlwaysOnSampler(),
   });
   sdk.start();
   const tracing = env.OTEL_TRACES_EXPORTER.split(',').some((e) => e.trim() && e.trim() !== 'none');

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { TiercelConfig } from '../config/config';
 import type { RequestContext } from '../proxy/request-context';
 import type { HotPathMetrics } from './hot-path-metrics';
+import { RequestSampler, requestSampler } from './request-sampler';
 
 const headerGetter = {
   keys: (carrier: Record<string, unknown>) => Object.keys(carrier),
@@ -21,34 +22,52 @@ export class RequestTelemetry {
   private readonly serverTiming: boolean;
   private readonly traceResponse: boolean;
   private readonly accessLog: boolean;
+  private readonly sampler: RequestSampler;
 
-  constructor(config: TiercelConfig, private readonly metrics: HotPathMetrics | null, private readonly log: Logger) {
+  constructor(config: TiercelConfig, private readonly metrics: HotPathMetrics | null, private readonly log: Logger, env: Record<string, string | undefined> = process.env) {
     this.tracing = config.telemetry.tracing;
+    this.sampler = requestSampler(env);
     this.tracer = trace.getTracer('tiercel');
     this.serverTiming = config.telemetry.serverTiming;
     this.traceResponse = config.telemetry.traceResponse && this.tracing;
     this.accessLog = config.telemetry.accessLog;
   }
 
-  /** receive: the SERVER span, child of the client's traceparent when it sent one (parent-based sampling). */
+  /**
+   * receive: the SERVER span, child of the client's traceparent when it sent one, for sampled
+   * requests only (see RequestSampler). An unsampled request has no span: it passes the client's
+   * traceparent to the origin untouched and gets no traceresponse.
+   */
   begin(ctx: RequestContext): void {
     if (!this.tracing) return;
     const headers = ctx.req.headers;
-    const parent = headers.traceparent !== undefined ? propagation.extract(ROOT_CONTEXT, headers, headerGetter) : ROOT_CONTEXT;
+    let parent = ROOT_CONTEXT;
+    let sampled: boolean;
+    if (headers.traceparent !== undefined) {
+      parent = propagation.extract(ROOT_CONTEXT, headers, headerGetter);
+      const remote = trace.getSpanContext(parent);
+      sampled = remote ? this.sampler.withParent((remote.traceFlags & 1) === 1) : this.sampler.root();
+    } else {
+      sampled = this.sampler.root();
+    }
+    if (!sampled) return;
     const span = this.tracer.startSpan(ctx.method, { kind: SpanKind.SERVER, startTime: performance.timeOrigin + ctx.t0 }, parent);
     ctx.span = span;
     ctx.otelContext = trace.setSpan(parent, span);
-    if (span.isRecording()) {
-      span.setAttributes({
-        'http.request.method': ctx.method,
-        'url.path': (ctx.req.url ?? '/').split('?')[0]!,
-        'url.scheme': 'http',
-        'server.address': headers.host ?? '',
-        'client.address': ctx.req.socket.remoteAddress ?? '',
-        'network.protocol.version': ctx.req.httpVersion,
-        'user_agent.original': headers['user-agent'] ?? '',
-      });
-    }
+    span.setAttributes({
+      'http.request.method': ctx.method,
+      'url.path': (ctx.req.url ?? '/').split('?')[0]!,
+      'url.scheme': 'http',
+      'server.address': headers.host ?? '',
+      'client.address': ctx.req.socket.remoteAddress ?? '',
+      'network.protocol.version': ctx.req.httpVersion,
+      'user_agent.original': headers['user-agent'] ?? '',
+    });
+  }
+
+  /** Whether this request carries a span (and so sends its own traceparent upstream). */
+  traced(ctx: RequestContext): boolean {
+    return ctx.span !== null;
   }
 
   /** A tier was consulted: a histogram record, and a child span when the request is sampled. */
@@ -106,9 +125,9 @@ export class RequestTelemetry {
     ctx.span.addLink({ context: leader, attributes: { 'tiercel.link': why } });
   }
 
-  /** Background work (a stale-while-revalidate refresh) gets its own trace, linked to its cause. */
+  /** Background work (a stale-while-revalidate refresh) gets its own trace, linked to its cause, when sampled. */
   backgroundSpan(cause: RequestContext, name: string): { span: Span; context: Context } | null {
-    if (!this.tracing) return null;
+    if (!this.tracing || !(cause.span !== null || this.sampler.root())) return null;
     const links: Link[] = cause.span ? [{ context: cause.span.spanContext(), attributes: { 'tiercel.link': 'cause' } }] : [];
     const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, root: true, links }, context.active());
     return { span, context: trace.setSpan(ROOT_CONTEXT, span) };
