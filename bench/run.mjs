@@ -1,28 +1,33 @@
 // `npm run bench`: Tiercel against a bare node:http server, the origin itself, nginx proxy_cache
-// and Varnish, all on loopback, measured with wrk in one run. Prints a Markdown table and writes
-// bench/results/latest.json (+ latest.md). Every process it starts is killed on exit, error or
-// Ctrl-C; a small reaper process kills them even if this script is killed with SIGKILL.
+// and Varnish, all on loopback, measured with wrk in one run; plus Tiercel's L2 hits (a second
+// Tiercel whose L1 refuses the object, in front of a redis-server started here) and Tiercel's
+// telemetry overhead on L1 hits (telemetry off, metrics only = the default, metrics + traces
+// sampled at 1% and at 100%, exported to a local OTLP sink), all in the same interleaved rounds.
+// Prints Markdown tables and writes bench/results/latest.json (+ latest.md). Every process it
+// starts is killed on exit, error or Ctrl-C; a small reaper process kills them even if this
+// script is killed with SIGKILL (bench/lib.mjs). `npm run bench` then runs bench/zipf.mjs.
 //
-// Knobs (environment): BENCH_DURATION (s, default 8), BENCH_WARMUP (s, 1), BENCH_REPS (3),
-// BENCH_THREADS (2), BENCH_CONNECTIONS (50), BENCH_C1_DURATION (s, 2), BENCH_NGINX_WORKERS (1),
-// BENCH_PIN=1 (servers on CPU 0, wrk on CPU 1; measured: no steadier, so off by default),
-// BENCH_SKIP=nginx,varnish, BENCH_OUT (JSON path; a .md with the table goes beside it),
-// BENCH_KEEP_TMP=1 (keep the temp dir with the servers' logs and nginx config).
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync, createWriteStream } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
-import os from 'node:os';
+// Knobs (environment): BENCH_DURATION (s, default 6; was 8 before the L2 and telemetry cases
+// were added, shortened to keep the default run within ~9 minutes), BENCH_WARMUP (s, 1),
+// BENCH_REPS (3), BENCH_THREADS (2), BENCH_CONNECTIONS (50), BENCH_C1_DURATION (s, 2),
+// BENCH_NGINX_WORKERS (1), BENCH_PIN=1 (servers on CPU 0, wrk on CPU 1; measured: no steadier,
+// so off by default), BENCH_SKIP=nginx,varnish,l2,telemetry, BENCH_OUT (JSON path; a .md with
+// the tables goes beside it), BENCH_KEEP_TMP=1 (keep the temp dir with the servers' logs and
+// nginx config).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { makeBody, OBJECTS } from './common.mjs';
+import {
+  BENCH, BIN, check, checkNode, children, fmtDelta, fmtMs, fmtRatio, fmtRps, freePort, get, getJson,
+  groupCpuSeconds, log, machine, median, reaperSay, runMain, setup, start, startNodeServer, startRedis,
+  startTiercel, tmpDir, waitHttp,
+} from './lib.mjs';
 
-const BENCH = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(BENCH, '..');
 const env = process.env;
 const num = (name, fallback) => (env[name] !== undefined && env[name] !== '' ? Number(env[name]) : fallback);
 const CFG = {
-  duration: Math.max(1, Math.round(num('BENCH_DURATION', 8))),
+  duration: Math.max(1, Math.round(num('BENCH_DURATION', 6))),
   warmup: Math.max(1, Math.round(num('BENCH_WARMUP', 1))),
   reps: num('BENCH_REPS', 3),
   threads: num('BENCH_THREADS', 2),
@@ -33,225 +38,19 @@ const CFG = {
   skip: new Set((env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
   out: env.BENCH_OUT || join(BENCH, 'results', 'latest.json'),
 };
-const BIN = { wrk: '/usr/bin/wrk', nginx: '/usr/sbin/nginx', varnishd: '/usr/sbin/varnishd', taskset: '/usr/bin/taskset' };
 
-const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// ── processes ────────────────────────────────────────────────────────────────────────────────
-/** Everything started, each in its own process group (detached), killed by group id. */
-const children = [];
-let tmp = null;
-let reaper = null;
-
-/** A process that kills our process groups if this script dies without cleaning up (its stdin closes). */
-function startReaper() {
-  const code = `
-    const groups = new Set(); let buf = ''; let dir = null;
-    const kill = (sig) => { for (const g of groups) { try { process.kill(-g, sig); } catch {} } };
-    process.stdin.on('data', (d) => { buf += d; let i; while ((i = buf.indexOf('\\n')) >= 0) { const l = buf.slice(0, i); buf = buf.slice(i + 1);
-      const [op, arg] = [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)];
-      if (op === 'add') groups.add(Number(arg)); else if (op === 'del') groups.delete(Number(arg)); else if (op === 'dir') dir = arg; } });
-    process.stdin.on('end', () => { kill('SIGTERM'); setTimeout(() => { kill('SIGKILL');
-      if (dir) setTimeout(() => { require('node:fs').rmSync(dir, { recursive: true, force: true }); process.exit(0); }, 200); else process.exit(0); }, 1500); });
-    process.on('SIGINT', () => {}); process.on('SIGTERM', () => {});`;
-  reaper = spawn(process.execPath, ['-e', code], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-  reaper.unref();
-}
-
-function reaperSay(line) {
-  if (reaper && reaper.stdin.writable) reaper.stdin.write(`${line}\n`);
-}
-
-function start(name, cmd, args, { env: extraEnv = {}, pin = CFG.pin ? '0' : null, nodeChild = false } = {}) {
-  if (pin !== null) {
-    args = ['-c', pin, cmd, ...args];
-    cmd = BIN.taskset;
-  }
-  const proc = spawn(cmd, args, {
-    detached: true,
-    env: { ...env, ...extraEnv },
-    // Node children exit when their stdin closes, so they cannot outlive this script.
-    stdio: [nodeChild ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-  });
-  const logFile = createWriteStream(join(tmp, `${name}.log`));
-  proc.stdout.pipe(logFile, { end: false });
-  proc.stderr.pipe(logFile, { end: false });
-  const child = { name, proc, exited: false, logPath: join(tmp, `${name}.log`) };
-  proc.on('exit', (code, signal) => {
-    child.exited = true;
-    child.exit = { code, signal };
-    reaperSay(`del ${proc.pid}`);
-  });
-  proc.on('error', (err) => log(`${name}: ${err.message}`));
-  children.push(child);
-  if (proc.pid !== undefined) reaperSay(`add ${proc.pid}`);
-  return child;
-}
-
-function signalAll(sig) {
-  for (const c of children) {
-    if (!c.exited && c.proc.pid !== undefined) {
-      try { process.kill(-c.proc.pid, sig); } catch { /* already gone */ }
-    }
-  }
-}
-
-let stopping = null;
-let failed = false;
-function stopAll() {
-  stopping ??= (async () => {
-    signalAll('SIGTERM');
-    const deadline = Date.now() + 4000;
-    while (children.some((c) => !c.exited) && Date.now() < deadline) await sleep(50);
-    signalAll('SIGKILL');
-    // Varnish's and nginx's children are in the same group; give the kernel a moment.
-    await sleep(100);
-    if (tmp && !env.BENCH_KEEP_TMP && !failed) rmSync(tmp, { recursive: true, force: true });
-    else if (tmp) log(`servers' logs kept in ${tmp}`);
-    if (failed) reaperSay('dir '); // keep the logs
-    reaper?.stdin.end();
-  })();
-  return stopping;
-}
-
-process.on('exit', () => signalAll('SIGKILL'));
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    log(`${sig}: stopping every server`);
-    stopAll().finally(() => process.exit(130));
-  });
-}
-
-/** Waits for the "LISTENING <port>" line a bench server prints. */
-function listeningPort(child, timeoutMs = 10_000) {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const t = setTimeout(() => reject(new Error(`${child.name} did not start in ${timeoutMs} ms`)), timeoutMs);
-    child.proc.stdout.on('data', (d) => {
-      buf += d;
-      const m = /LISTENING (\d+)/.exec(buf);
-      if (m) { clearTimeout(t); resolve(Number(m[1])); }
-    });
-    child.proc.once('exit', () => { clearTimeout(t); reject(new Error(`${child.name} exited early; see its log`)); });
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-// ── HTTP checks ──────────────────────────────────────────────────────────────────────────────
-function get(port, path) {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', agent: false, timeout: 5000 }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function waitHttp(child, port, path, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exited) throw new Error(`${child.name} exited (${JSON.stringify(child.exit)}):\n${tail(child.logPath)}`);
-    try {
-      const r = await get(port, path);
-      // Another program could hold a port freePort() handed out: only a 200 from ours counts.
-      if (r.status !== 200) throw new Error(`status ${r.status}`);
-      return r;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${child.name} not answering on ${port}: ${err.message}\n${tail(child.logPath)}`);
-      await sleep(100);
-    }
-  }
-}
-
-function tail(path) {
-  try { return readFileSync(path, 'utf8').split('\n').slice(-15).join('\n'); } catch { return ''; }
-}
-
-async function originCounts(port) {
-  return JSON.parse((await get(port, '/__counts')).body.toString());
-}
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
-
-/** user + system CPU seconds of every process in a process group (/proc/PID/stat fields 14, 15). */
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-function groupCpuSeconds(pgid) {
-  let ticks = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    let stat;
-    try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
-    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks / CLK_TCK;
-}
-
-// ── machine ──────────────────────────────────────────────────────────────────────────────────
-function versionOf(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.error) return null;
-  return `${r.stdout}${r.stderr}`.split('\n').find((l) => l.trim())?.trim() ?? null;
-}
-
-function machine() {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
-  const git = spawnSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
-  // dist/ is built from the work tree: say so when src/ differs from the commit.
-  const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).stdout?.trim();
-  return {
-    cpu: model,
-    cores: os.availableParallelism(),
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    kernel: `${os.type()} ${os.release()}`,
-    node: process.version,
-    nginx: existsSync(BIN.nginx) ? versionOf(BIN.nginx, ['-v'])?.replace(/^nginx version:\s*/, '') : null,
-    varnish: existsSync(BIN.varnishd) ? versionOf(BIN.varnishd, ['-V'])?.replace(/^varnishd\s*/, '') : null,
-    wrk: versionOf(BIN.wrk, ['-v'])?.replace(/\s*Copyright.*$/, ''),
-    loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
-    tiercelCommit: git.status === 0 ? `${git.stdout.trim()}${dirty ? '+dirty' : ''}` : null,
-  };
-}
-
-// ── the servers ──────────────────────────────────────────────────────────────────────────────
-async function startNodeServer(name, script, args = []) {
-  const child = start(name, process.execPath, [join(BENCH, script), ...args], { nodeChild: true });
-  child.port = await listeningPort(child);
-  return child;
-}
-
-async function startTiercel(originPort) {
-  const [proxyPort, adminPort] = [await freePort(), await freePort()];
-  const child = start('tiercel', process.execPath, [join(ROOT, 'dist/src/main.js')], {
-    env: { PROXY_PORT: String(proxyPort), ADMIN_PORT: String(adminPort), UPSTREAM_URL: `http://127.0.0.1:${originPort}`, LOG_LEVEL: 'silent' },
-  });
-  child.port = proxyPort;
-  child.adminPort = adminPort;
-  await waitHttp(child, adminPort, '/stats');
-  return child;
-}
+/** The telemetry variants of the L1-hit 1 KiB case; the default one is the main Tiercel itself. */
+const TELEMETRY = [
+  { id: 'off', label: 'telemetry off (OTEL_SDK_DISABLED=true)', vars: { OTEL_SDK_DISABLED: 'true' } },
+  { id: 'metrics', label: 'metrics only (default) = "Tiercel" above', vars: null },
+  { id: 'traces-1pct', label: 'metrics + traces sampled at 1%', sample: 0.01 },
+  { id: 'traces-100pct', label: 'metrics + traces sampled at 100%', sample: 1 },
+];
+const TELEMETRY_TARGET = { id: 'traces-1pct', min: 0.9 };
+const L2_TARGET = 0.5;
 
 async function startNginx(originPort) {
-  const dir = join(tmp, 'nginx');
+  const dir = join(tmpDir(), 'nginx');
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const port = await freePort();
   const conf = `# generated by bench/run.mjs
@@ -300,7 +99,7 @@ http {
 }
 
 async function startVarnish(originPort) {
-  const dir = join(tmp, 'varnish');
+  const dir = join(tmpDir(), 'varnish');
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   // -b: the built-in default VCL with this one backend; -T on loopback only.
@@ -342,33 +141,25 @@ function runWrk(port, path, { threads, connections, duration }) {
   });
 }
 
-// ── statistics and formatting ────────────────────────────────────────────────────────────────
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const fmtRps = (x) => Math.round(x).toLocaleString('en-US');
-const fmtMs = (us) => (us / 1000).toFixed(2);
-const fmtRatio = (x) => (x === null ? '—' : x.toFixed(2));
-const fmtDelta = (ms) => (ms === null ? '—' : `${ms >= 0 ? '+' : ''}${ms.toFixed(2)} ms`);
-
 // ── main ─────────────────────────────────────────────────────────────────────────────────────
+const tiercelLike = (c) => c.adminPort !== undefined;
+/** Resident memory of a process, MiB (recorded per run for Tiercel, to spot growth across rounds). */
+const rssMiB = (pid) => {
+  try { return Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024); } catch { return null; }
+};
+const stats = (c) => getJson(c.adminPort, '/stats');
+
 async function main() {
   if (!existsSync(BIN.wrk)) throw new Error(`${BIN.wrk} not found: install wrk (apt-get install wrk)`);
-  if (Number(process.versions.node.split('.')[0]) !== 24) log(`warning: running on Node ${process.version}, Tiercel expects 24 (export PATH=node_modules/.bin:$PATH)`);
-  if (!existsSync(join(ROOT, 'dist/src/main.js'))) throw new Error('dist/src/main.js missing: run `npm run build` (npm run bench does)');
-  tmp = mkdtempSync(join(os.tmpdir(), 'tiercel-bench-'));
-  chmodSync(tmp, 0o755); // nginx workers and Varnish's child drop privileges when started as root
-  startReaper();
-  if (!env.BENCH_KEEP_TMP) reaperSay(`dir ${tmp}`);
+  checkNode();
+  const tmp = setup('bench', { pin: CFG.pin });
   const notes = [];
   const mach = machine();
-  log(`machine: ${mach.cpu}, ${mach.cores} cores, Node ${mach.node}; temp dir ${tmp}`);
+  log(`machine: ${mach.cpu}, ${mach.cores} cores, Node ${mach.node}; temp dir ${tmp}; Tiercel ${mach.tiercelCommit}`);
 
-  // Origin and Tiercel.
+  // Origin and Tiercel (default settings: metrics on, traces off).
   const origin = await startNodeServer('origin', 'origin.mjs');
-  const tiercel = await startTiercel(origin.port);
+  const tiercel = await startTiercel('tiercel', origin.port);
   log(`origin :${origin.port}, tiercel :${tiercel.port} (admin :${tiercel.adminPort})`);
 
   // Tiercel: a miss stores, the next request is an L1 hit; /pass is never stored.
@@ -378,7 +169,7 @@ async function main() {
     const first = await get(tiercel.port, path);
     const second = await get(tiercel.port, path);
     check(first.status === 200 && second.status === 200, `tiercel ${path} answers 200`);
-    check(/; hit/.test(second.headers['cache-status'] ?? '') && second.headers['x-cache'] === 'HIT', `tiercel ${path} second request is an L1 hit (cache-status: ${second.headers['cache-status']})`);
+    check(/; hit; detail=l1/.test(second.headers['cache-status'] ?? '') && second.headers['x-cache'] === 'HIT', `tiercel ${path} second request is an L1 hit (cache-status: ${second.headers['cache-status']})`);
     check(second.body.equals(makeBody(OBJECTS[path].size)), `tiercel ${path} body intact`);
     checks[`tiercel ${path}`] = { 'cache-status': second.headers['cache-status'], 'x-cache': second.headers['x-cache'] };
     const raw = [];
@@ -404,6 +195,56 @@ async function main() {
     check(r.status === 200 && r.body.equals(makeBody(OBJECTS[path].size)), `bare-node ${path} body`);
   }
   log(`bare-node :${bare.port} with Tiercel's hit headers (${hitHeaders['/1k'].length / 2} fields)`);
+
+  // L2: a second Tiercel whose L1 refuses the 1 KiB object (CACHE_MAX_OBJECT_SIZE=1024 is less
+  // than its entry: body + headers + overhead), so every hit is read from Redis.
+  let redis = null;
+  let tiercelL2 = null;
+  if (CFG.skip.has('l2')) notes.push('L2 case skipped (BENCH_SKIP)');
+  else {
+    redis = await startRedis('redis');
+    tiercelL2 = await startTiercel('tiercel-l2', origin.port, {
+      REDIS_ENABLED: 'true', REDIS_ADDR: `127.0.0.1:${redis.port}`, REDIS_MAX_OBJECT_SIZE: '1m', CACHE_MAX_OBJECT_SIZE: '1024',
+    });
+    const first = await get(tiercelL2.port, '/1k');
+    const second = await get(tiercelL2.port, '/1k');
+    const st = await stats(tiercelL2);
+    check(first.status === 200 && /fwd=/.test(first.headers['cache-status'] ?? ''), `tiercel-l2 /1k first request is a miss (cache-status: ${first.headers['cache-status']})`);
+    check(/; hit; detail=l2/.test(second.headers['cache-status'] ?? '') && second.body.equals(makeBody(1024)), `tiercel-l2 /1k second request is an L2 hit (cache-status: ${second.headers['cache-status']})`);
+    check(st.l2Hits === 1 && st.l1.entries === 0 && st.l2?.writes === 1, `tiercel-l2: one L2 hit, nothing in L1, one L2 write (${JSON.stringify({ l2Hits: st.l2Hits, l1: st.l1, l2: st.l2 })})`);
+    checks['tiercel-l2 /1k'] = { 'cache-status': second.headers['cache-status'], 'x-cache': second.headers['x-cache'], l1Entries: st.l1.entries };
+    log(`redis :${redis.port}; tiercel-l2 :${tiercelL2.port} (CACHE_MAX_OBJECT_SIZE=1024: L1 refuses, L2 serves)`);
+  }
+
+  // Telemetry variants of Tiercel, the traced ones exporting to a local OTLP sink.
+  let sink = null;
+  const telemetry = []; // { ...TELEMETRY entry, child }
+  if (CFG.skip.has('telemetry')) notes.push('telemetry cases skipped (BENCH_SKIP)');
+  else {
+    sink = await startNodeServer('otlp-sink', 'otlp-sink.mjs');
+    for (const t of TELEMETRY) {
+      if (t.vars === null) { telemetry.push({ ...t, child: tiercel }); continue; }
+      const vars = t.sample === undefined ? t.vars : {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.port}/${t.id}`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: String(t.sample),
+      };
+      const child = await startTiercel(`tiercel-${t.id}`, origin.port, vars);
+      await get(child.port, '/1k');
+      const r = await get(child.port, '/1k');
+      check(/; hit; detail=l1/.test(r.headers['cache-status'] ?? ''), `tiercel-${t.id} /1k second request is an L1 hit (cache-status: ${r.headers['cache-status']})`);
+      telemetry.push({ ...t, vars, child });
+    }
+    // Metrics are served on the admin port unless telemetry is off.
+    for (const t of telemetry) {
+      const m = await get(t.child.adminPort, '/metrics');
+      const wantMetrics = t.id !== 'off';
+      check((m.status === 200) === wantMetrics, `tiercel ${t.id}: /metrics ${wantMetrics ? 'served' : 'off'} (status ${m.status})`);
+      checks[`tiercel telemetry ${t.id}`] = { metrics: m.status, vars: t.vars ?? 'defaults' };
+    }
+    log(`otlp sink :${sink.port}; telemetry variants: ${telemetry.map((t) => `${t.id} :${t.child.port}`).join(', ')}`);
+  }
 
   // nginx.
   let nginx = null;
@@ -448,45 +289,92 @@ async function main() {
   const proxies = [['Tiercel', tiercel], ['nginx', nginx], ['Varnish', varnish]].filter(([, c]) => c !== null);
   const loaded = { threads: CFG.threads, connections: CFG.connections, duration: CFG.duration };
   const single = { threads: 1, connections: 1, duration: CFG.c1Duration };
+  // Display order. `baseline` names the case each row is compared with: a server of the same
+  // workload, or { workload, server } elsewhere.
   const workloads = [
     { id: 'l1-1k', label: 'L1 hit, 1 KiB', path: '/1k', load: loaded, hit: true, baseline: 'bare Node', servers: [['bare Node', bare], ...proxies] },
+    ...(tiercelL2 ? [{ id: 'l2-1k', label: 'L2 hit, 1 KiB', path: '/1k', load: loaded, hit: true, l2: true, baseline: { workload: 'l1-1k', server: 'Tiercel' }, servers: [['Tiercel L2 (L1 refuses)', tiercelL2]] }] : []),
+    ...(telemetry.length ? [{
+      id: 'tel-1k', label: 'L1 hit, 1 KiB, Tiercel telemetry', path: '/1k', load: loaded, hit: true, telemetry: true, baseline: `Tiercel, ${TELEMETRY[0].label}`,
+      servers: telemetry.filter((t) => t.child !== tiercel).map((t) => [`Tiercel, ${t.label}`, t.child, t]),
+    }] : []),
     { id: 'l1-100k', label: 'L1 hit, 100 KiB', path: '/100k', load: loaded, hit: true, baseline: 'bare Node', servers: [['bare Node', bare], ...proxies] },
     { id: 'pass', label: 'pass-through (no-store), 1 KiB', path: '/pass', load: loaded, hit: false, baseline: 'origin direct', servers: [['origin direct', origin], ...proxies] },
     { id: 'pass-c1', label: 'pass-through, 1 connection', path: '/pass', load: single, hit: false, baseline: 'origin direct', servers: [['origin direct', origin], ...proxies] },
   ];
-  const cases = workloads.flatMap((w) => w.servers.map(([server, child]) => ({ w, server, child, runs: [] })));
+  const byId = Object.fromEntries(workloads.map((w) => [w.id, w]));
+  const casesOf = (w) => w.servers.map(([server, child, tel]) => ({ w, server, child, tel, runs: [] }));
+  const cases = workloads.flatMap(casesOf);
+  // Run order within a round: bare Node, then Tiercel's 1 KiB variants (default, telemetry off,
+  // 1%, 100%, L2) back to back, so the ratios between them see the same machine; then the rest.
+  // The variants' order rotates by one each round, so no variant always follows the same one.
+  const bareFirst = cases.filter((c) => c.w.id === 'l1-1k' && c.child === bare);
+  const variants = [
+    ...cases.filter((c) => c.w.id === 'l1-1k' && c.child === tiercel),
+    ...cases.filter((c) => c.w.id === 'tel-1k'),
+    ...cases.filter((c) => c.w.id === 'l2-1k'),
+  ];
+  const rest = cases.filter((c) => !bareFirst.includes(c) && !variants.includes(c));
+  const orderOf = (round) => {
+    const k = (round - 1) % variants.length;
+    return [...bareFirst, ...variants.slice(k), ...variants.slice(0, k), ...rest];
+  };
+  const runOrder = orderOf(1);
   const perRound = cases.reduce((s, c) => s + c.w.load.duration, 0);
-  log(`${cases.length} cases × ${CFG.reps} rounds, ~${Math.round((perRound * CFG.reps + cases.length * CFG.warmup) / 6) / 10} min of wrk`);
+  log(`${cases.length} cases × ${CFG.reps} rounds, ~${Math.round((perRound * CFG.reps + cases.length * CFG.warmup) / 6) / 10} min of wrk; round 1 order: ${runOrder.map((c) => `${c.w.id}/${c.server}`).join(', ')} (Tiercel's 1 KiB variants rotate each round)`);
 
   // Warm-up (JIT, caches, upstream connection pools), not recorded.
-  for (const c of cases) {
+  for (const c of runOrder) {
     await runWrk(c.child.port, c.w.path, { ...c.w.load, duration: c.w.load === single ? 1 : CFG.warmup });
   }
 
+  const runChecks = [];
   // Rounds: every case once per round, so the cases interleave (ABCD ABCD ABCD) across the noise.
   for (let round = 1; round <= CFG.reps; round++) {
-    for (const c of cases) {
-      const before = await originCounts(origin.port);
-      const statsBefore = c.child === tiercel ? JSON.parse((await get(tiercel.adminPort, '/stats')).body) : null;
+    for (const c of orderOf(round)) {
+      const before = await getJson(origin.port, '/__counts');
+      const statsBefore = tiercelLike(c.child) ? await stats(c.child) : null;
+      const sinkBefore = c.tel?.sample !== undefined ? (await getJson(sink.port, '/__counts'))[`/${c.tel.id}`] ?? { requests: 0, bytes: 0, spans: 0 } : null;
       const cpuBefore = groupCpuSeconds(c.child.proc.pid);
+      const redisCpuBefore = c.w.l2 ? groupCpuSeconds(redis.proc.pid) : 0;
       const r = await runWrk(c.child.port, c.w.path, c.w.load);
       const cpuAfter = groupCpuSeconds(c.child.proc.pid);
-      const after = await originCounts(origin.port);
+      const redisCpuAfter = c.w.l2 ? groupCpuSeconds(redis.proc.pid) : 0;
+      const after = await getJson(origin.port, '/__counts');
       // CPU the server itself spent per response (user + system, all its processes and threads):
       // steadier than req/s on a shared machine, since time taken by other tenants is not counted.
       r.serverCpuSeconds = cpuAfter - cpuBefore;
       r.serverCpuUsPerRequest = (r.serverCpuSeconds * 1e6) / r.requests;
       r.originRequests = after[c.w.path] - before[c.w.path];
       if (statsBefore) {
-        const statsAfter = JSON.parse((await get(tiercel.adminPort, '/stats')).body);
+        r.serverRssMiB = rssMiB(c.child.proc.pid);
+        const statsAfter = await stats(c.child);
         r.tiercelL1Hits = statsAfter.l1Hits - statsBefore.l1Hits;
+        r.tiercelL2Hits = statsAfter.l2Hits - statsBefore.l2Hits;
+        r.tiercelMisses = statsAfter.misses - statsBefore.misses;
+        // wrk counts the responses it read; up to one request per connection can be answered
+        // after it stopped reading, so the server's count may exceed wrk's by that much.
+        const served = c.w.l2 ? r.tiercelL2Hits : r.tiercelL1Hits;
+        const other = c.w.l2 ? r.tiercelL1Hits : r.tiercelL2Hits;
+        const ok = c.w.hit && served >= r.requests && served <= r.requests + c.w.load.connections && other === 0 && r.tiercelMisses === 0 && r.originRequests === 0;
+        if (c.w.hit) runChecks.push({ round, workload: c.w.id, server: c.server, ok, wrkRequests: r.requests, l1Hits: r.tiercelL1Hits, l2Hits: r.tiercelL2Hits, misses: r.tiercelMisses, originRequests: r.originRequests });
+        if (c.w.hit && !ok) log(`  warning: ${c.server} ${c.w.id}: wrk ${r.requests} requests, /stats l1Hits +${r.tiercelL1Hits}, l2Hits +${r.tiercelL2Hits}, misses +${r.tiercelMisses}, origin +${r.originRequests}`);
+      }
+      if (c.w.l2) {
+        r.redisCpuSeconds = redisCpuAfter - redisCpuBefore;
+        r.redisCpuUsPerRequest = (r.redisCpuSeconds * 1e6) / r.requests;
+      }
+      if (sinkBefore) {
+        const s = (await getJson(sink.port, '/__counts'))[`/${c.tel.id}`] ?? { requests: 0, bytes: 0, spans: 0 };
+        r.otlp = { posts: s.requests - sinkBefore.requests, bytes: s.bytes - sinkBefore.bytes, spans: s.spans - sinkBefore.spans };
       }
       c.runs.push(r);
       if (r.errorCount > 0) log(`  warning: ${c.server} ${c.w.id}: wrk errors ${JSON.stringify(r.errors)}`);
       if (c.w.hit && c.child !== bare && r.originRequests > 0) log(`  warning: ${c.server} ${c.w.id}: ${r.originRequests} requests reached the origin during a hit run`);
-      log(`round ${round}/${CFG.reps} ${c.w.id.padEnd(7)} ${c.server.padEnd(13)} ${fmtRps(r.rps).padStart(7)} req/s  p50 ${fmtMs(r.latencyUs.p50)} ms  p99 ${fmtMs(r.latencyUs.p99)} ms  cpu ${r.serverCpuUsPerRequest.toFixed(1)} µs/req`);
+      log(`round ${round}/${CFG.reps} ${c.w.id.padEnd(7)} ${c.server.padEnd(13)} ${fmtRps(r.rps).padStart(7)} req/s  p50 ${fmtMs(r.latencyUs.p50)} ms  p99 ${fmtMs(r.latencyUs.p99)} ms  cpu ${r.serverCpuUsPerRequest.toFixed(1)} µs/req${r.serverRssMiB ? `  rss ${r.serverRssMiB} MiB` : ''}${r.redisCpuUsPerRequest !== undefined ? ` (+${r.redisCpuUsPerRequest.toFixed(1)} redis)` : ''}${r.otlp ? `  otlp +${r.otlp.spans} spans` : ''}`);
     }
   }
+  const sinkTotals = sink ? await getJson(sink.port, '/__counts') : null;
 
   // ── summarise ──
   const results = cases.map((c) => ({
@@ -495,52 +383,96 @@ async function main() {
     server: c.server,
     path: c.w.path,
     load: c.w.load,
+    env: c.child.vars ?? undefined,
     rps: median(c.runs.map((r) => r.rps)),
     p50Us: median(c.runs.map((r) => r.latencyUs.p50)),
     p99Us: median(c.runs.map((r) => r.latencyUs.p99)),
     cpuUsPerRequest: median(c.runs.map((r) => r.serverCpuUsPerRequest)),
+    redisCpuUsPerRequest: c.w.l2 ? median(c.runs.map((r) => r.redisCpuUsPerRequest)) : undefined,
     rpsMin: Math.min(...c.runs.map((r) => r.rps)),
     rpsMax: Math.max(...c.runs.map((r) => r.rps)),
     errors: c.runs.reduce((s, r) => s + r.errorCount, 0),
     originRequestsDuringRuns: c.runs.reduce((s, r) => s + r.originRequests, 0),
+    otlp: c.tel?.sample !== undefined ? { sample: c.tel.sample, ...sinkTotals[`/${c.tel.id}`], requestsServedInRuns: c.runs.reduce((s, r) => s + r.requests, 0) } : undefined,
     runs: c.runs,
   }));
   const find = (w, s) => results.find((r) => r.workload === w && r.server === s) ?? null;
   for (const r of results) {
-    const w = workloads.find((x) => x.id === r.workload);
-    const base = find(r.workload, w.baseline);
+    const w = byId[r.workload];
+    const base = typeof w.baseline === 'string' ? find(r.workload, w.baseline) : find(w.baseline.workload, w.baseline.server);
+    r.baseline = base ? `${base.label} / ${base.server}` : null;
     r.rpsVsBaseline = base ? r.rps / base.rps : null;
     r.p50MinusBaselineMs = base ? (r.p50Us - base.p50Us) / 1000 : null;
+    // The same ratio per round (both cases ran within a minute of each other), for the noise.
+    r.rpsVsBaselinePerRound = base ? r.runs.map((x, i) => x.rps / base.runs[i].rps) : null;
+  }
+
+  // Telemetry: the default Tiercel's L1-hit 1 KiB row is the "metrics only" variant.
+  const telRows = telemetry.map((t) => {
+    const row = t.child === tiercel ? find('l1-1k', 'Tiercel') : results.find((r) => r.workload === 'tel-1k' && r.server.endsWith(t.label));
+    return { ...t, row };
+  });
+  const telOff = telRows.find((t) => t.id === 'off')?.row ?? null;
+  const telDefault = telRows.find((t) => t.id === 'metrics')?.row ?? null;
+  for (const t of telRows) {
+    t.rpsVsDefault = telDefault ? t.row.rps / telDefault.rps : null;
+    t.rpsVsOff = telOff ? t.row.rps / telOff.rps : null;
+    t.rpsVsOffPerRound = telOff ? t.row.runs.map((x, i) => x.rps / telOff.runs[i].rps) : null;
+    t.cpuVsOff = telOff ? t.row.cpuUsPerRequest / telOff.cpuUsPerRequest : null;
+  }
+  const telTarget = telRows.find((t) => t.id === TELEMETRY_TARGET.id);
+  // The traced variants must have exported spans (all requests each served: warm-up and checks too).
+  for (const t of telRows) {
+    const st = await stats(t.child);
+    t.requestsServed = st.hits + st.misses;
+    if (t.sample === undefined) continue;
+    t.spansPerRequest = (t.row.otlp?.spans ?? 0) / t.requestsServed;
+    if (!(t.row.otlp?.spans > 0) || t.row.otlp.decodeErrors !== 0) {
+      log(`  warning: tiercel ${t.id}: no spans reached the OTLP sink (${JSON.stringify(t.row.otlp)})`);
+      notes.push(`tiercel ${t.id} exported no spans ❌ (${JSON.stringify(t.row.otlp)})`);
+    }
   }
 
   const names = proxies.map(([n]) => n);
+  const l2Row = results.find((r) => r.workload === 'l2-1k') ?? null;
   const ratioRows = [
     ...['l1-1k', 'l1-100k'].map((w) => ({
-      metric: `${workloads.find((x) => x.id === w).label}: req/s ÷ bare Node req/s`,
+      metric: `${byId[w].label}: req/s ÷ bare Node req/s`,
       target: '≥ 0.85', ok: (v) => v >= 0.85, fmt: fmtRatio,
       values: Object.fromEntries(names.map((n) => [n, find(w, n)?.rpsVsBaseline ?? null])),
     })),
+    ...(l2Row ? [{
+      metric: 'L2 hit, 1 KiB: req/s ÷ Tiercel L1-hit 1 KiB req/s',
+      target: `≥ ${L2_TARGET}`, ok: (v) => v >= L2_TARGET, fmt: fmtRatio,
+      values: { Tiercel: l2Row.rpsVsBaseline },
+    }] : []),
+    ...(telTarget && telOff ? [{
+      metric: 'L1 hit, 1 KiB, metrics + 1% traces: req/s ÷ telemetry-off req/s',
+      target: `≥ ${TELEMETRY_TARGET.min.toFixed(2)}`, ok: (v) => v >= TELEMETRY_TARGET.min, fmt: fmtRatio,
+      values: { Tiercel: telTarget.rpsVsOff },
+    }] : []),
     ...['pass', 'pass-c1'].map((w) => ({
-      metric: `${workloads.find((x) => x.id === w).label}: p50 − origin-direct p50`,
+      metric: `${byId[w].label}: p50 − origin-direct p50`,
       target: '≤ 1 ms', ok: (v) => v <= 1, fmt: fmtDelta,
       values: Object.fromEntries(names.map((n) => [n, find(w, n)?.p50MinusBaselineMs ?? null])),
     })),
   ];
 
   const loadText = `wrk ${CFG.threads} threads / ${CFG.connections} keep-alive connections, ${CFG.duration} s per run (pass-through at 1 connection: 1 thread, ${CFG.c1Duration} s), ${CFG.warmup} s warm-up per case, ${CFG.reps} interleaved rounds, median shown`;
+  const spread = (r) => `±${(((r.rpsMax - r.rpsMin) / 2 / r.rps) * 100).toFixed(0)}%`;
   const md = [];
-  md.push(`Machine: ${mach.cpu}, ${mach.cores} cores, ${mach.memoryGiB} GiB, ${mach.kernel}; Node ${mach.node}; nginx ${mach.nginx ?? 'absent'}; Varnish ${mach.varnish ?? 'absent'}; ${mach.wrk}. Tiercel ${mach.tiercelCommit ?? ''}.`);
+  md.push(`Machine: ${mach.cpu}, ${mach.cores} cores, ${mach.memoryGiB} GiB, ${mach.kernel}; Node ${mach.node}; nginx ${mach.nginx ?? 'absent'}; Varnish ${mach.varnish ?? 'absent'}; Redis ${mach.redis ?? 'absent'}; ${mach.wrk}. Tiercel ${mach.tiercelCommit ?? ''}. Load average at start: ${mach.loadavgAtStart.join(', ')}.`);
   md.push('');
   md.push(`Load: ${loadText}. Everything on 127.0.0.1${CFG.pin ? ', servers pinned to CPU 0 and wrk to CPU 1' : ', no CPU pinning'}.`);
   md.push('');
   md.push('| workload | server | req/s | spread | p50 (ms) | p99 (ms) | CPU µs/req | vs baseline |');
   md.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const r of results) {
-    const w = workloads.find((x) => x.id === r.workload);
+  for (const r of results.filter((x) => x.workload !== 'tel-1k')) {
+    const w = byId[r.workload];
     const isBase = r.server === w.baseline;
-    const vs = isBase ? 'baseline' : w.hit ? `${fmtRatio(r.rpsVsBaseline)}× req/s` : `${fmtDelta(r.p50MinusBaselineMs)} p50`;
-    const spread = `±${(((r.rpsMax - r.rpsMin) / 2 / r.rps) * 100).toFixed(0)}%`;
-    md.push(`| ${r.label} | ${r.server} | ${fmtRps(r.rps)} | ${spread} | ${fmtMs(r.p50Us)} | ${fmtMs(r.p99Us)} | ${r.cpuUsPerRequest.toFixed(1)} | ${vs}${r.errors ? ` (${r.errors} errors)` : ''} |`);
+    const vs = isBase ? 'baseline' : w.l2 ? `${fmtRatio(r.rpsVsBaseline)}× Tiercel L1 req/s` : w.hit ? `${fmtRatio(r.rpsVsBaseline)}× req/s` : `${fmtDelta(r.p50MinusBaselineMs)} p50`;
+    const cpu = r.redisCpuUsPerRequest !== undefined ? `${r.cpuUsPerRequest.toFixed(1)} + ${r.redisCpuUsPerRequest.toFixed(1)} Redis` : r.cpuUsPerRequest.toFixed(1);
+    md.push(`| ${r.label} | ${r.server} | ${fmtRps(r.rps)} | ${spread(r)} | ${fmtMs(r.p50Us)} | ${fmtMs(r.p99Us)} | ${cpu} | ${vs}${r.errors ? ` (${r.errors} errors)` : ''} |`);
   }
   md.push('');
   md.push(`| ratio | target | ${names.join(' | ')} |`);
@@ -548,14 +480,38 @@ async function main() {
   for (const row of ratioRows) {
     const cells = names.map((n) => {
       const v = row.values[n];
-      if (v === null) return '—';
+      if (v === null || v === undefined) return '—';
       return n === 'Tiercel' ? `${row.fmt(v)} ${row.ok(v) ? '✅' : '❌'}` : row.fmt(v);
     });
     md.push(`| ${row.metric} | ${row.target} | ${cells.join(' | ')} |`);
   }
   md.push('');
-  md.push('spread: half the min–max range of the rounds\' req/s, relative to the median. CPU µs/req: CPU time (user + system) of the server\'s own processes per response, median of the rounds (the origin\'s share is not included). Targets apply to Tiercel; nginx and Varnish are shown for comparison.');
+  md.push('spread: half the min–max range of the rounds\' req/s, relative to the median. CPU µs/req: CPU time (user + system) of the server\'s own processes per response, median of the rounds (the origin\'s share is not included; for the L2 row, Redis\'s share is shown after the +). Targets apply to Tiercel; nginx and Varnish are shown for comparison.');
+  md.push('"Tiercel" is Tiercel with its default telemetry: metrics on (Prometheus on the admin port), traces off. "Tiercel L2 (L1 refuses)" is a second Tiercel with REDIS_ENABLED=true against a redis-server started by the bench (`--save \'\' --appendonly no`), CACHE_MAX_OBJECT_SIZE=1024 so that L1 refuses the 1 KiB object\'s entry and every hit comes from Redis (REDIS_MAX_OBJECT_SIZE=1m).');
+  const l2Checks = runChecks.filter((x) => x.workload === 'l2-1k');
+  if (l2Checks.length) {
+    const bad = l2Checks.filter((x) => !x.ok);
+    md.push(`L2 runs checked: its /stats l2Hits grew by wrk's request count (up to one in-flight request per connection more) with no L1 hits or misses, and the origin saw nothing, in ${l2Checks.length - bad.length} of ${l2Checks.length} runs${bad.length ? ` ❌ (${bad.map((x) => `round ${x.round}: wrk ${x.wrkRequests}, l2Hits +${x.l2Hits}, l1Hits +${x.l1Hits}, misses +${x.misses}, origin +${x.originRequests}`).join('; ')})` : ' ✅'}; its second request before timing said \`${checks['tiercel-l2 /1k']['cache-status']}\`.`);
+  }
   for (const n of notes) md.push(`Note: ${n}.`);
+
+  if (telRows.length) {
+    md.push('');
+    md.push(`Telemetry overhead, L1 hit of 1 KiB (same load and rounds; the four Tiercel processes ran back to back within each round, their order rotated by one each round):`);
+    md.push('');
+    md.push('| Tiercel telemetry | req/s | spread | p50 (ms) | p99 (ms) | CPU µs/req | req/s ÷ telemetry off | per round | CPU ÷ telemetry off | req/s ÷ metrics only | spans exported (OTLP POSTs, MB) |');
+    md.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const t of telRows) {
+      const r = t.row;
+      const ratio = t.id === 'off' ? 'baseline' : `${fmtRatio(t.rpsVsOff)}${t.id === TELEMETRY_TARGET.id ? ` ${t.rpsVsOff >= TELEMETRY_TARGET.min ? '✅' : '❌'}` : ''}`;
+      const perRound = t.id === 'off' ? '' : t.rpsVsOffPerRound.map(fmtRatio).join(' / ');
+      const otlp = r.otlp ? `${fmtRps(r.otlp.spans)} (${fmtRps(r.otlp.requests)}, ${(r.otlp.bytes / 1e6).toFixed(1)})` : '—';
+      md.push(`| ${t.label} | ${fmtRps(r.rps)} | ${spread(r)} | ${fmtMs(r.p50Us)} | ${fmtMs(r.p99Us)} | ${r.cpuUsPerRequest.toFixed(1)} | ${ratio} | ${perRound} | ${t.id === 'off' ? 'baseline' : fmtRatio(t.cpuVsOff)} | ${t.id === 'metrics' ? '' : fmtRatio(t.rpsVsDefault)} | ${otlp} |`);
+    }
+    md.push('');
+    const traced = telRows.filter((t) => t.sample !== undefined);
+    md.push(`Target: metrics + 1% traces keeps ≥ ${TELEMETRY_TARGET.min.toFixed(2)}× the req/s of telemetry off. Traced variants: OTEL_EXPORTER_OTLP_ENDPOINT at an OTLP/HTTP sink run by the bench (node:http, POST …/v1/traces answered 200 with an empty body, protobuf decoded to count spans), OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf, OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.01 or 1; SDK batch-processor defaults. Spans received by the sink over the whole run: ${traced.map((t) => `${t.id} ${fmtRps(t.row.otlp?.spans ?? 0)} for the ${fmtRps(t.requestsServed)} requests that instance served, warm-up included (${t.spansPerRequest.toFixed(4)} per request)`).join('; ')}. The per-round column is each round's req/s ratio, both cases measured back to back.`);
+  }
   const table = md.join('\n');
 
   const output = {
@@ -564,9 +520,12 @@ async function main() {
     config: { ...CFG, skip: [...CFG.skip], out: undefined },
     notes,
     checks,
+    runChecks,
     nginxWorkers: nginx ? CFG.nginxWorkers : null,
     results,
     ratios: ratioRows.map((r) => ({ metric: r.metric, target: r.target, values: r.values, tiercelMeetsTarget: r.values.Tiercel != null ? r.ok(r.values.Tiercel) : null })),
+    telemetry: telRows.map((t) => ({ id: t.id, label: t.label, env: t.vars ?? 'defaults', rps: t.row.rps, p50Us: t.row.p50Us, p99Us: t.row.p99Us, cpuUsPerRequest: t.row.cpuUsPerRequest, rpsVsOff: t.rpsVsOff, rpsVsOffPerRound: t.rpsVsOffPerRound, rpsVsDefault: t.rpsVsDefault, cpuVsOff: t.cpuVsOff, otlp: t.row.otlp, requestsServed: t.requestsServed, spansPerRequest: t.spansPerRequest })),
+    otlpSink: sinkTotals,
     table,
   };
   mkdirSync(dirname(CFG.out), { recursive: true });
@@ -575,18 +534,4 @@ async function main() {
   process.stdout.write(`\n${table}\n\nResults: ${CFG.out}\n`);
 }
 
-const t0 = Date.now();
-main()
-  .catch((err) => {
-    if (stopping) return; // interrupted: the signal handler is already cleaning up
-    log(`failed: ${err.stack ?? err}`);
-    for (const c of children) {
-      if (c.exited && c.name !== 'wrk') log(`${c.name} had exited (${JSON.stringify(c.exit)}); its log ends:\n${tail(c.logPath)}`);
-    }
-    failed = true;
-    process.exitCode = 1;
-  })
-  .finally(async () => {
-    await stopAll();
-    log(`done in ${Math.round((Date.now() - t0) / 1000)} s; all servers stopped`);
-  });
+runMain(main);
