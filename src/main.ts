@@ -26,6 +26,8 @@ async function main(): Promise<void> {
         },
       );
   };
+  // A promise nobody awaited must not take every in-flight request down with the process.
+  process.on('unhandledRejection', (err) => tiercel.logger.error({ err }, 'unhandled rejection'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

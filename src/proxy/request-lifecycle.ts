@@ -308,7 +308,25 @@ export class RequestLifecycle {
   }
 
   // ── fetch ──────────────────────────────────────────────────────────────────────────────────
-  private async fetch(
+  /** fetchOrigin, with any unexpected error answered as a 500 rather than left to reject unseen. */
+  private fetch(
+    ctx: RequestContext,
+    mode: FetchMode,
+    stale: CachedResponse | undefined,
+    reason: ForwardReason,
+    leaderDone?: (r: FlightResult) => void,
+    detail?: string,
+    holdsLease = false,
+  ): Promise<void> {
+    return this.fetchOrigin(ctx, mode, stale, reason, leaderDone, detail, holdsLease).catch((err: unknown) => {
+      leaderDone?.('not-stored');
+      if (holdsLease) this.cache.l2?.releaseLease(ctx.primaryKey);
+      if (mode === 'refresh') throw err;
+      this.fail(ctx, err);
+    });
+  }
+
+  private async fetchOrigin(
     ctx: RequestContext,
     mode: FetchMode,
     stale: CachedResponse | undefined,
