@@ -21,20 +21,18 @@ const NOT_STORED = new Set(['age', 'x-cache', 'content-length', 'date']);
 export interface DeliveryHeaders {
   xCache: boolean;
   serverTiming: boolean;
-  traceResponse: boolean;
 }
 
 /**
  * The slots at the end of every stored header list, filled per delivery: Age and Cache-Status,
- * then X-Cache, Server-Timing and traceresponse as configured. The order is fixed so the
- * request path finds each slot by a constant offset.
+ * then X-Cache and Server-Timing as configured. The order is fixed so the request path finds
+ * each slot by a constant offset. (traceresponse is not a slot: only sampled requests carry it.)
  */
 export function trailerTemplate(d: DeliveryHeaders | boolean): string[] {
-  const o = typeof d === 'boolean' ? { xCache: d, serverTiming: false, traceResponse: false } : d;
+  const o = typeof d === 'boolean' ? { xCache: d, serverTiming: false } : d;
   const t = ['age', '0', 'cache-status', ''];
   if (o.xCache) t.push('x-cache', 'HIT');
   if (o.serverTiming) t.push('server-timing', '');
-  if (o.traceResponse) t.push('traceresponse', '');
   return t;
 }
 

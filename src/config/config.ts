@@ -259,10 +259,6 @@ export function loadConfig(env: Env = process.env): TiercelConfig {
 }
 
 /** The per-delivery header slots for this configuration (see trailerTemplate). */
-export function deliveryHeaders(config: TiercelConfig): { xCache: boolean; serverTiming: boolean; traceResponse: boolean } {
-  return {
-    xCache: config.cache.xCacheHeader,
-    serverTiming: config.telemetry.serverTiming,
-    traceResponse: config.telemetry.traceResponse && config.telemetry.tracing,
-  };
+export function deliveryHeaders(config: TiercelConfig): { xCache: boolean; serverTiming: boolean } {
+  return { xCache: config.cache.xCacheHeader, serverTiming: config.telemetry.serverTiming };
 }

@@ -47,10 +47,9 @@ const CONDITIONAL_FIELDS = new Set(['if-none-match', 'if-modified-since', 'if-ra
 export class RequestLifecycle {
   private readonly name: string;
   private readonly via: string | null;
-  /** Length of the per-delivery header slots, and where Server-Timing and traceresponse sit in them (-1: absent). */
+  /** Length of the per-delivery header slots, and where Server-Timing sits in them (-1: absent). */
   private readonly trailer: number;
   private readonly serverTimingSlot: number;
-  private readonly traceResponseSlot: number;
   /** Our Surrogate-Capability entry; set in reverse mode, where Tiercel acts for the origin as its surrogate. */
   private readonly surrogate: string | null;
   private readonly refreshing = new Set<string>();
@@ -72,9 +71,7 @@ export class RequestLifecycle {
     const trailer = trailerTemplate(deliveryHeaders(config));
     this.trailer = trailer.length;
     const st = trailer.indexOf('server-timing');
-    const tr = trailer.indexOf('traceresponse');
     this.serverTimingSlot = st === -1 ? -1 : st + 1;
-    this.traceResponseSlot = tr === -1 ? -1 : tr + 1;
     this.stripTags = config.invalidation.stripTagHeaders;
     this.storeOptions = { via: this.via, xCacheHeader: config.cache.xCacheHeader, trailer, stripSetCookie: config.cache.stripSetCookie, stripTags: this.stripTags };
     this.surrogate = upstream.isReverse ? surrogateCapability(config.cache.name) : null;
@@ -537,9 +534,10 @@ export class RequestLifecycle {
     headers[slot + 1] = String(Math.floor(ageMs / 1000));
     headers[slot + 3] = cacheStatus;
     if (this.serverTimingSlot !== -1) headers[slot + this.serverTimingSlot] = this.telemetry.serverTimingValue(ctx)!;
-    if (this.traceResponseSlot !== -1) headers[slot + this.traceResponseSlot] = this.telemetry.traceResponseValue(ctx) ?? '';
     ctx.cacheStatus = cacheStatus;
-    res.writeHead(obj.status, headers);
+    // Only a sampled request has a trace to name: it alone pays for a copy of the list.
+    const traceResponse = this.telemetry.traceResponseValue(ctx);
+    res.writeHead(obj.status, traceResponse === null ? headers : headers.concat('traceresponse', traceResponse));
     if (ctx.method === 'HEAD') {
       res.end();
     } else {
