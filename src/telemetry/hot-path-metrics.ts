@@ -28,7 +28,7 @@ export const LOOKUP_BUCKETS = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.0
 /** Request and origin durations (seconds), from an L1 hit to a slow origin. */
 export const REQUEST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE', 'PURGE']);
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE', 'PURGE', '_OTHER'];
 
 /** An explicit-bucket histogram that records with a few comparisons and array writes. */
 class FastHistogram {
@@ -80,7 +80,8 @@ export class HotPathMetrics implements MetricProducer {
   private readonly bodyBytes = new Float64Array(TIERS.length);
   private readonly originErrors = new Map<string, number>();
   private readonly lookups: FastHistogram[];
-  private readonly requestDurations = new Map<string, FastHistogram>();
+  /** Keyed by method, status and outcome packed into one number: no string built per request. */
+  private readonly requestDurations = new Map<number, FastHistogram>();
   private readonly originDurations = new Map<number, FastHistogram>();
 
   constructor() {
@@ -90,13 +91,15 @@ export class HotPathMetrics implements MetricProducer {
 
   requestEnded(method: string, status: number, tier: ServedBy, outcome: Outcome, seconds: number, bodyBytes: number): void {
     const t = TIERS.indexOf(tier);
-    this.requests[t * OUTCOMES.length + OUTCOMES.indexOf(outcome)]!++;
+    const o = OUTCOMES.indexOf(outcome);
+    this.requests[t * OUTCOMES.length + o]!++;
     this.bodyBytes[t]! += bodyBytes;
-    const m = HTTP_METHODS.has(method) ? method : '_OTHER';
-    const key = `${m} ${status} ${outcome}`;
+    let mi = HTTP_METHODS.indexOf(method);
+    if (mi === -1) mi = HTTP_METHODS.length - 1;
+    const key = (mi * 1000 + status) * OUTCOMES.length + o;
     let h = this.requestDurations.get(key);
     if (h === undefined) {
-      h = new FastHistogram(Object.freeze({ 'http.request.method': m, 'http.response.status_code': status, 'url.scheme': 'http', 'tiercel.cache.outcome': outcome }), REQUEST_BUCKETS);
+      h = new FastHistogram(Object.freeze({ 'http.request.method': HTTP_METHODS[mi]!, 'http.response.status_code': status, 'url.scheme': 'http', 'tiercel.cache.outcome': outcome }), REQUEST_BUCKETS);
       this.requestDurations.set(key, h);
     }
     h.record(seconds);
