@@ -35,7 +35,10 @@ export function startTelemetry(config: TiercelConfig, log: Logger, env: NodeJS.P
   diag.setLogger(
     {
       error: (msg, ...args) => log.error({ otel: args }, msg),
-      warn: (msg, ...args) => log.warn({ otel: args }, msg),
+      // Traces off is Tiercel's default, not something to warn about at every start.
+      warn: (msg, ...args) => {
+        if (!/OTEL_TRACES_EXPORTER contains "none"/.test(msg)) log.warn({ otel: args }, msg);
+      },
       info: () => {},
       debug: () => {},
       verbose: () => {},
