@@ -277,10 +277,10 @@ export async function startNodeServer(name, script, args = []) {
  * what the bench says it measures.
  */
 const TIERCEL_ENV = /^(PROXY_|ADMIN_|UPSTREAM_|CACHE_|REDIS_|OTEL_|METRICS_|SERVER_TIMING|TRACE_RESPONSE|ACCESS_LOG|LOG_LEVEL|INSTANCE_ID|PURGE_|HIT_FOR_PASS|COALESCE_|ALLOWED_CLIENTS|PRESERVE_HOST)/;
-export async function startTiercel(name, originPort, vars = {}) {
+export async function startTiercel(name, originPort, vars = {}, root = ROOT) {
   const [proxyPort, adminPort] = [await freePort(), await freePort()];
   const base = Object.fromEntries(Object.entries(env).filter(([k]) => !TIERCEL_ENV.test(k)));
-  const child = start(name, process.execPath, [join(ROOT, 'dist/src/main.js')], {
+  const child = start(name, process.execPath, [join(root, 'dist/src/main.js')], {
     replaceEnv: base,
     env: {
       PROXY_PORT: String(proxyPort), ADMIN_PORT: String(adminPort), UPSTREAM_URL: `http://127.0.0.1:${originPort}`, LOG_LEVEL: 'silent',

@@ -13,7 +13,9 @@
 // BENCH_NGINX_WORKERS (1), BENCH_PIN=1 (servers on CPU 0, wrk on CPU 1; measured: no steadier,
 // so off by default), BENCH_SKIP=nginx,varnish,l2,telemetry, BENCH_OUT (JSON path; a .md with
 // the tables goes beside it), BENCH_KEEP_TMP=1 (keep the temp dir with the servers' logs and
-// nginx config).
+// nginx config), BENCH_COMPARE=DIR (another built Tiercel checkout, such as a `git worktree` of
+// an earlier commit with `npm run build` done in it: measured as "Tiercel (compare)" beside
+// this one in every proxy workload, in the same interleaved rounds).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -286,7 +288,17 @@ async function main() {
     log(`varnish :${varnish.port} (default VCL, -s malloc)`);
   }
 
-  const proxies = [['Tiercel', tiercel], ['nginx', nginx], ['Varnish', varnish]].filter(([, c]) => c !== null);
+  let compare = null;
+  if (env.BENCH_COMPARE) {
+    compare = await startTiercel('tiercel-compare', origin.port, {}, env.BENCH_COMPARE);
+    for (const path of ['/1k', '/100k']) {
+      await get(compare.port, path);
+      const second = await get(compare.port, path);
+      check(/; hit; detail=l1/.test(second.headers['cache-status'] ?? ''), `tiercel-compare ${path} second request is an L1 hit`);
+    }
+    log(`tiercel-compare :${compare.port} from ${env.BENCH_COMPARE}`);
+  }
+  const proxies = [['Tiercel', tiercel], ['Tiercel (compare)', compare], ['nginx', nginx], ['Varnish', varnish]].filter(([, c]) => c !== null);
   const loaded = { threads: CFG.threads, connections: CFG.connections, duration: CFG.duration };
   const single = { threads: 1, connections: 1, duration: CFG.c1Duration };
   // Display order. `baseline` names the case each row is compared with: a server of the same

@@ -27,8 +27,7 @@ export interface StartOptions {
 }
 
 /** Builds and starts one Tiercel: the Nest app with its admin port, and the data port. */
-export async function startTiercel(env: Record<string, string | undefined> = process.env, opts: StartOptions | Logger = {}): Promise<RunningTiercel> {
-  const o: StartOptions = 'info' in opts && typeof opts.info === 'function' ? { logger: opts as Logger } : (opts as StartOptions);
+export async function startTiercel(env: Record<string, string | undefined> = process.env, o: StartOptions = {}): Promise<RunningTiercel> {
   const config = o.config ?? loadConfig(env);
   const telemetry = o.telemetry ?? NO_TELEMETRY;
   config.telemetry.tracing = telemetry.tracing;

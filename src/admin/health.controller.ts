@@ -1,11 +1,11 @@
 import { Controller, Get, HttpStatus, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { RedisTierHolder } from '../cache/redis-tier.provider';
+import { TieredCache } from '../cache/tiered-cache';
 import { ProxyServer } from '../proxy/proxy.server';
 
 @Controller()
 export class HealthController {
-  constructor(private readonly proxy: ProxyServer, private readonly redis: RedisTierHolder) {}
+  constructor(private readonly proxy: ProxyServer, private readonly cache: TieredCache) {}
 
   /** Liveness: the process answers. */
   @Get('healthz')
@@ -22,8 +22,8 @@ export class HealthController {
   readyz(@Res({ passthrough: true }) res: Response): { status: string; l1: string; l2: string } {
     const ready = this.proxy.listening;
     res.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
-    const tier = this.redis.tier;
-    const l2 = tier === null ? 'disabled' : tier.breaker.state === 'closed' && tier.client.status === 'ready' ? 'ok' : 'degraded';
-    return { status: ready ? 'ready' : 'not-ready', l1: 'ok', l2 };
+    const health = this.cache.health();
+    const state = (name: string) => health.find((h) => h.name === name)?.state ?? 'disabled';
+    return { status: ready ? 'ready' : 'not-ready', l1: state('l1'), l2: state('l2') };
   }
 }

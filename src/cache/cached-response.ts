@@ -1,18 +1,39 @@
-import { CacheControl } from '../http-cache/cache-control';
+import type { CacheControl } from '../http-cache/cache-control';
 import { correctedInitialAge, Freshness } from '../http-cache/freshness';
-import { isHopByHop, connectionTokens } from '../http-cache/headers';
-import { CachedResponse, headerBytes } from './cache-entry';
+import { connectionTokens, firstValue, isHopByHop, ResponseFields } from '../http-cache/headers';
+import type { StoredFreshness } from '../http-cache/reuse';
 
-export type ResponseFields = Record<string, string | string[] | undefined>;
+/**
+ * A stored response, kept in the form Tiercel writes it: a hit is one writeHead with the
+ * precomputed header list, whose last slots (Age, Cache-Status, ...) are filled per delivery,
+ * and one write of the body.
+ */
+export interface CachedResponse extends StoredFreshness {
+  readonly kind: 'response';
+  status: number;
+  /** Flat [name, value, name, value…] list, as delivered, ending with the delivery slots. */
+  headers: string[];
+  body: Buffer;
+  etag: string | undefined;
+  lastModified: string | undefined;
+  date: string | undefined;
+  requestTime: number;
+  staleIfErrorMs: number;
+  /** Lower-case Vary field names; empty when the response does not vary. */
+  varyNames: readonly string[];
+  /** Surrogate keys from Surrogate-Key / Cache-Tag, for tag invalidation. */
+  tags: readonly string[];
+  /** Bytes counted against the tier's capacity: headers and body. */
+  size: number;
+}
 
 export interface StoreOptions {
   via: string | null;
-  xCacheHeader: boolean;
-  /** The per-delivery slots ending every stored header list; by default Age, Cache-Status and X-Cache. */
-  trailer?: readonly string[];
+  /** The per-delivery slots ending every stored header list (deliverySlots()). */
+  slots: readonly string[];
   stripSetCookie: boolean;
   /** Surrogate-Key and Cache-Tag are for Tiercel's invalidation, not for clients. */
-  stripTags?: boolean;
+  stripTags: boolean;
 }
 
 /** Fields Tiercel computes per delivery, or that describe one connection, never stored. */
@@ -28,21 +49,16 @@ export interface DeliveryHeaders {
  * then X-Cache and Server-Timing as configured. The order is fixed so the request path finds
  * each slot by a constant offset. (traceresponse is not a slot: only sampled requests carry it.)
  */
-export function trailerTemplate(d: DeliveryHeaders | boolean): string[] {
-  const o = typeof d === 'boolean' ? { xCache: d, serverTiming: false } : d;
+export function deliverySlots(d: DeliveryHeaders): string[] {
   const t = ['age', '0', 'cache-status', ''];
-  if (o.xCache) t.push('x-cache', 'HIT');
-  if (o.serverTiming) t.push('server-timing', '');
+  if (d.xCache) t.push('x-cache', 'HIT');
+  if (d.serverTiming) t.push('server-timing', '');
   return t;
-}
-
-export function firstValue(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }
 
 /**
  * The header list a stored object is delivered with: the origin's end-to-end fields, Via,
- * Content-Length for the stored body, then slots for Age, Cache-Status and X-Cache.
+ * Content-Length for the stored body, then the delivery slots.
  */
 export function storedHeaderList(fields: ResponseFields, bodyLength: number, opts: StoreOptions): string[] {
   const extra = connectionTokens(fields.connection);
@@ -60,14 +76,14 @@ export function storedHeaderList(fields: ResponseFields, bodyLength: number, opt
   if (date !== undefined) out.push('date', date);
   if (opts.via) out.push('via', opts.via);
   out.push('content-length', String(bodyLength));
-  out.push(...(opts.trailer ?? trailerTemplate(opts.xCacheHeader)));
+  out.push(...opts.slots);
   return out;
 }
 
 /** Back from a stored header list to fields, for a 304 to update (RFC 9111 §4.3.4). */
-export function storedFields(headers: readonly string[], trailerLength: number): ResponseFields {
+export function storedFields(headers: readonly string[], slotsLength: number): ResponseFields {
   const fields: ResponseFields = {};
-  const end = headers.length - trailerLength;
+  const end = headers.length - slotsLength;
   for (let i = 0; i < end; i += 2) {
     const name = headers[i]!;
     if (name === 'via' || name === 'content-length') continue;
@@ -89,6 +105,8 @@ export interface CachedResponseInput {
   responseTime: number;
 }
 
+const seconds = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 0 : v) * 1000;
+
 export function createCachedResponse(i: CachedResponseInput, opts: StoreOptions): CachedResponse {
   const headers = storedHeaderList(i.fields, i.body.length, opts);
   return {
@@ -103,8 +121,8 @@ export function createCachedResponse(i: CachedResponseInput, opts: StoreOptions)
     responseTime: i.responseTime,
     initialAgeMs: correctedInitialAge(firstValue(i.fields.age), firstValue(i.fields.date), i.requestTime, i.responseTime),
     lifetimeMs: i.freshness.lifetimeMs,
-    staleWhileRevalidateMs: (Number.isNaN(i.cc.staleWhileRevalidate ?? 0) ? 0 : (i.cc.staleWhileRevalidate ?? 0)) * 1000,
-    staleIfErrorMs: (Number.isNaN(i.cc.staleIfError ?? 0) ? 0 : (i.cc.staleIfError ?? 0)) * 1000,
+    staleWhileRevalidateMs: seconds(i.cc.staleWhileRevalidate),
+    staleIfErrorMs: seconds(i.cc.staleIfError),
     noCache: i.cc.noCache,
     // RFC 9111 §5.2.2.2, §5.2.2.8, §5.2.2.10: these forbid serving stale in a shared cache.
     forbidStale: i.cc.mustRevalidate || i.cc.proxyRevalidate || i.cc.sMaxage !== undefined,
@@ -112,4 +130,26 @@ export function createCachedResponse(i: CachedResponseInput, opts: StoreOptions)
     tags: i.tags,
     size: i.body.length + headerBytes(headers) + 256,
   };
+}
+
+/** A soft-invalidated response: stale from `at` on, so it is revalidated before use (or served within its stale windows). */
+export function markedStale(entry: CachedResponse, at: number): CachedResponse {
+  const ageThen = entry.initialAgeMs + (at - entry.responseTime);
+  return entry.lifetimeMs <= ageThen ? entry : { ...entry, lifetimeMs: Math.max(0, ageThen) };
+}
+
+export function headerBytes(headers: readonly string[]): number {
+  let n = 0;
+  for (const h of headers) n += h.length + 2;
+  return n;
+}
+
+/** How long an object may be used at all from `now`: what is left of its freshness, plus its stale windows. */
+export function usableMs(obj: CachedResponse, now: number): number {
+  const age = obj.initialAgeMs + (now - obj.responseTime);
+  return obj.lifetimeMs - age + Math.max(obj.staleWhileRevalidateMs, obj.staleIfErrorMs);
+}
+
+export function hasValidator(obj: CachedResponse): boolean {
+  return obj.etag !== undefined || obj.lastModified !== undefined;
 }

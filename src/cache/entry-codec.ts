@@ -1,5 +1,6 @@
-import type { CacheEntry, CachedResponse, VaryIndex } from './cache-entry';
-import { headerBytes } from './cache-entry';
+import type { CacheEntry } from './cache-entry';
+import { CachedResponse, headerBytes } from './cached-response';
+import { VaryIndex } from './vary-index';
 
 /**
  * The L2 entry format: a fixed 12-byte prefix, a small JSON header with everything another
@@ -44,14 +45,14 @@ interface VaryMeta {
   n: readonly string[];
 }
 
-/** `trailer` is how many per-delivery header slots (Age, Cache-Status, X-Cache) end a stored list. */
-export function encodeEntry(entry: CacheEntry, trailer: string[]): Buffer {
+/** `slots`: the per-delivery header slots (Age, Cache-Status, ...) ending a stored list; not written. */
+export function encodeEntry(entry: CacheEntry, slots: readonly string[]): Buffer {
   let meta: ResponseMeta | VaryMeta;
   let body: Buffer | null = null;
   if (entry.kind === 'response') {
     meta = {
       s: entry.status,
-      h: entry.headers.slice(0, entry.headers.length - trailer.length),
+      h: entry.headers.slice(0, entry.headers.length - slots.length),
       e: entry.etag,
       lm: entry.lastModified,
       d: entry.date,
@@ -83,8 +84,42 @@ export function encodeEntry(entry: CacheEntry, trailer: string[]): Buffer {
   return out;
 }
 
-/** Decodes an entry; null for anything that is not a well-formed entry of this version. */
-export function decodeEntry(buf: Buffer, trailer: readonly string[]): CacheEntry | null {
+/** RFC 9110 §5.1: a field name is a token. */
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+/** RFC 9110 §5.5: field values are visible characters, spaces and tabs, and obs-text; never CR, LF or NUL. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const MAX_HEADER_FIELDS = 500;
+
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const isMs = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const optionalString = (v: unknown): v is string | undefined => v === undefined || (typeof v === 'string' && FIELD_VALUE.test(v));
+const names = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 64 && v.every((n) => typeof n === 'string' && FIELD_NAME.test(n));
+const tags = (v: unknown): v is string[] => Array.isArray(v) && v.every((n) => typeof n === 'string');
+
+/** A stored header list as Tiercel writes it: name/value pairs of valid fields, Content-Length matching the body. */
+function validHeaders(h: unknown, bodyLength: number): h is string[] {
+  if (!Array.isArray(h) || h.length % 2 !== 0 || h.length > MAX_HEADER_FIELDS * 2) return false;
+  let lengthSeen = false;
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i];
+    const value = h[i + 1];
+    if (typeof name !== 'string' || typeof value !== 'string' || !FIELD_NAME.test(name) || !FIELD_VALUE.test(value)) return false;
+    if (name === 'content-length') {
+      if (lengthSeen || value !== String(bodyLength)) return false;
+      lengthSeen = true;
+    }
+    if (name === 'transfer-encoding' || name === 'connection') return false;
+  }
+  return lengthSeen;
+}
+
+/**
+ * Decodes an entry; null for anything that is not a well-formed entry of this version. Every
+ * field is checked, as anyone who can write to Redis can write here: the status is a final
+ * status code, the header list is pairs of valid field names and values (no CR, LF or NUL), its
+ * Content-Length is the body's length, and the times are numbers.
+ */
+export function decodeEntry(buf: Buffer, slots: readonly string[]): CacheEntry | null {
   if (buf.length < PREFIX || buf[0] !== MAGIC_0 || buf[1] !== MAGIC_1 || buf[2] !== VERSION) return null;
   const metaLength = buf.readUInt32BE(4);
   if (PREFIX + metaLength > buf.length) return null;
@@ -94,20 +129,26 @@ export function decodeEntry(buf: Buffer, trailer: readonly string[]): CacheEntry
   } catch {
     return null;
   }
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return null;
   if (buf[3] === KIND_VARY) {
-    const m = meta as VaryMeta;
-    if (!Array.isArray(m.n)) return null;
+    const m = meta as Partial<VaryMeta>;
+    if (!names(m.n) || m.n.length === 0 || buf.length !== PREFIX + metaLength) return null;
     const index: VaryIndex = { kind: 'vary', names: m.n, size: 64 + metaLength };
     return index;
   }
   if (buf[3] !== KIND_RESPONSE) return null;
-  const m = meta as ResponseMeta;
-  if (typeof m.s !== 'number' || !Array.isArray(m.h) || typeof m.rs !== 'number') return null;
-  const headers = m.h.concat(trailer);
+  const m = meta as Partial<ResponseMeta>;
   const body = buf.subarray(PREFIX + metaLength);
+  if (!Number.isInteger(m.s) || m.s! < 200 || m.s! > 599) return null;
+  if (!validHeaders(m.h, body.length)) return null;
+  if (!isTime(m.rq) || !isTime(m.rs) || !isMs(m.ia) || !isMs(m.lt) || !isMs(m.swr) || !isMs(m.sie)) return null;
+  if (!optionalString(m.e) || !optionalString(m.lm) || !optionalString(m.d)) return null;
+  if (m.v !== undefined && !names(m.v)) return null;
+  if (m.t !== undefined && !tags(m.t)) return null;
+  const headers = m.h.concat(slots);
   const response: CachedResponse = {
     kind: 'response',
-    status: m.s,
+    status: m.s!,
     headers,
     body,
     etag: m.e,

@@ -1,8 +1,9 @@
 import { LRUCache } from 'lru-cache';
 import { compileGlob } from '../invalidation/glob';
 import type { InvalidationTarget } from '../invalidation/invalidation';
-import { CacheEntry, CachedResponse, markedStale, MAX_VARIANTS_PER_URL } from './cache-entry';
-import type { CacheTier } from './cache-tier';
+import { CacheEntry, MAX_VARIANTS_PER_URL } from './cache-entry';
+import { CachedResponse, hasValidator, markedStale, usableMs } from './cached-response';
+import type { CacheTier, TierHealth } from './cache-tier';
 
 export interface MemoryTierStats {
   /** Entries held: responses, variants and Vary indexes. */
@@ -26,11 +27,13 @@ interface UrlSlot {
 /** L1: this instance's memory, bounded in bytes (headers and body), least-recently-used first out. */
 export class MemoryTier implements CacheTier {
   readonly name = 'l1';
+  readonly shared = false;
   private evictions = 0;
   private entries = 0;
   private readonly lru: LRUCache<string, UrlSlot>;
 
-  constructor(private readonly capacityBytes: number, private readonly maxObjectBytes: number) {
+  /** maxAgeMs (CACHE_MAX_AGE) caps how long any object stays. */
+  constructor(private readonly capacityBytes: number, private readonly maxObjectBytes: number, private readonly maxAgeMs: number) {
     this.lru = new LRUCache<string, UrlSlot>({
       maxSize: capacityBytes,
       sizeCalculation: (slot) => Math.max(1, slot.size),
@@ -52,11 +55,21 @@ export class MemoryTier implements CacheTier {
     return variant === '' ? slot.base : slot.variants?.get(variant);
   }
 
-  set(primaryKey: string, variant: string, entry: CacheEntry, ttlMs: number): void;
-  /** Shorthand for a URL's own entry. */
-  set(primaryKey: string, entry: CacheEntry, ttlMs: number): void;
-  set(primaryKey: string, a: string | CacheEntry, b: CacheEntry | number, c?: number): void {
-    const [variant, entry, ttlMs] = typeof a === 'string' ? [a, b as CacheEntry, c!] : ['', a, b as number];
+  /**
+   * Its remaining freshness and stale windows, capped by CACHE_MAX_AGE. Objects with validators
+   * stay as long as the cap allows: a cheap 304 revives them.
+   */
+  retentionMs(obj: CachedResponse, now: number): number {
+    const usable = usableMs(obj, now);
+    const useful = hasValidator(obj) ? Math.max(usable, this.maxAgeMs) : usable;
+    return Math.min(Math.max(useful, 1000), this.maxAgeMs);
+  }
+
+  health(): TierHealth {
+    return { name: this.name, state: 'ok', details: { ...this.stats() }, errors: 0 };
+  }
+
+  set(primaryKey: string, variant: string, entry: CacheEntry, ttlMs: number): void {
     const ttl = Math.max(1, Math.ceil(ttlMs));
     if (entry.size > this.maxObjectBytes) {
       // Too large to keep: whatever stood there is outdated by this response, so it goes too.

@@ -5,7 +5,8 @@ import { deliveryHeaders, TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { createRedisClient, whenReady } from '../redis/redis.client';
 import { RedisTier } from './redis.tier';
-import { trailerTemplate } from './cached-response';
+import { deliverySlots } from './cached-response';
+import type { RedisClient } from '../redis/redis.client';
 
 /**
  * Owns the L2 tier's lifetime: connects at start (starting degraded, not failing, when Redis
@@ -14,17 +15,21 @@ import { trailerTemplate } from './cached-response';
 @Injectable()
 export class RedisTierHolder implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly tier: RedisTier | null;
+  /** The commands connection, shared with the invalidation bus for publishing. */
+  readonly client: RedisClient | null;
   private probe: NodeJS.Timeout | null = null;
 
   constructor(@Inject(TIERCEL_CONFIG) private readonly config: TiercelConfig, @Inject(LOGGER) private readonly log: Logger) {
     const redis = config.redis;
     if (redis === null) {
       this.tier = null;
+      this.client = null;
       return;
     }
     const client = createRedisClient(redis, 'commands');
     client.on('error', (err: Error) => log.debug({ err }, 'redis connection error'));
-    this.tier = new RedisTier(client, redis, trailerTemplate(deliveryHeaders(config)), config.instanceId, (state) =>
+    this.client = client;
+    this.tier = new RedisTier(client, redis, deliverySlots(deliveryHeaders(config)), config.cache.maxAgeMs, (state) =>
       log.warn({ state }, `L2 circuit breaker ${state}`),
     );
   }

@@ -5,8 +5,10 @@ import { compileGlob } from '../invalidation/glob';
 import type { InvalidationTarget } from '../invalidation/invalidation';
 import { BreakerState, CircuitBreaker } from '../redis/circuit-breaker';
 import type { RedisClient } from '../redis/redis.client';
-import { CacheEntry, markedStale } from './cache-entry';
-import type { CacheTier } from './cache-tier';
+import type { Cluster as ClusterClient } from 'ioredis';
+import type { CacheEntry } from './cache-entry';
+import { CachedResponse, hasValidator, markedStale, usableMs } from './cached-response';
+import type { CacheTier, FillLeases, TierHealth } from './cache-tier';
 import { decodeEntry, encodeEntry } from './entry-codec';
 
 /** Field holding the time of the last soft invalidation of a URL. */
@@ -25,6 +27,14 @@ export interface RedisTierStats {
   skipped: number;
   writes: number;
   tooLarge: number;
+  /** Entries that did not decode (garbage, another format, tampering): read as misses and deleted. */
+  invalid: number;
+}
+
+export interface RedisMemory {
+  usedMemory: number;
+  maxMemory: number;
+  evictedKeys: number;
 }
 
 /**
@@ -40,7 +50,9 @@ export interface RedisTierStats {
  */
 export class RedisTier implements CacheTier {
   readonly name = 'l2';
-  readonly stats: RedisTierStats = { hits: 0, misses: 0, errors: 0, skipped: 0, writes: 0, tooLarge: 0 };
+  readonly shared = true;
+  readonly stats: RedisTierStats = { hits: 0, misses: 0, errors: 0, skipped: 0, writes: 0, tooLarge: 0, invalid: 0 };
+  readonly leases: FillLeases;
   readonly breaker: CircuitBreaker;
   private readonly prefix: string;
   /**
@@ -52,20 +64,50 @@ export class RedisTier implements CacheTier {
   constructor(
     readonly client: RedisClient,
     private readonly config: RedisConfig,
-    private readonly trailer: string[],
-    private readonly instanceId: string,
+    private readonly slots: readonly string[],
+    private readonly maxAgeMs: number,
     onBreakerChange?: (state: BreakerState) => void,
   ) {
     this.prefix = config.keyPrefix;
+    this.leases = {
+      leaseMs: config.leaseMs,
+      acquire: (primaryKey, token) => this.acquireLease(primaryKey, token),
+      release: (primaryKey, token) => this.releaseLease(primaryKey, token),
+      held: (primaryKey) => this.leaseHeld(primaryKey),
+    };
     this.breaker = new CircuitBreaker(config.breakerThreshold, config.breakerCooldownMs, onBreakerChange);
     client.defineCommand('tiercelSoft', {
       numberOfKeys: 1,
       lua: `if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], '${SOFT_FIELD}', ARGV[1]) return 1 end return 0`,
     });
+    // Compare-and-delete: only the holder's own token releases a lease.
+    client.defineCommand('tiercelRelease', {
+      numberOfKeys: 1,
+      lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+    });
   }
 
-  get leaseMs(): number {
-    return this.config.leaseMs;
+  /**
+   * Its remaining freshness and stale windows (Redis adds a margin). Objects with validators are
+   * worth keeping for revalidation as long as L1 would keep them.
+   */
+  retentionMs(obj: CachedResponse, now: number): number {
+    const usable = usableMs(obj, now);
+    return hasValidator(obj) ? Math.max(usable, this.maxAgeMs) : Math.max(usable, 1000);
+  }
+
+  health(): TierHealth {
+    const state = this.breaker.state === 'closed' && this.client.status === 'ready' ? 'ok' : 'degraded';
+    return {
+      name: this.name,
+      state,
+      errors: this.stats.errors,
+      details: { ...this.stats, breaker: this.breaker.state, breakerOpens: this.breaker.opens, connection: this.client.status },
+    };
+  }
+
+  get breakerOpen(): boolean {
+    return this.breaker.state !== 'closed';
   }
 
   objectKey(primaryKey: string): string {
@@ -87,9 +129,12 @@ export class RedisTier implements CacheTier {
       if (reply !== undefined && countMiss) this.stats.misses++;
       return undefined;
     }
-    const entry = decodeEntry(reply[0], this.trailer);
+    const entry = decodeEntry(reply[0], this.slots);
     if (entry === null) {
-      this.stats.errors++;
+      // Whatever wrote it, it is not an entry Tiercel can serve: a miss, and gone, so the fill replaces it.
+      this.stats.invalid++;
+      if (countMiss) this.stats.misses++;
+      void this.call(() => this.client.hdel(this.objectKey(primaryKey), variant));
       return undefined;
     }
     const soft = reply[1] ? Number(reply[1].toString()) : 0;
@@ -107,7 +152,7 @@ export class RedisTier implements CacheTier {
     }
     const key = this.objectKey(primaryKey);
     const ttl = Math.max(1000, Math.ceil(ttlMs + L2_TTL_MARGIN_MS));
-    const value = encodeEntry(entry, this.trailer);
+    const value = encodeEntry(entry, this.slots);
     const tags = entry.kind === 'response' ? entry.tags : [];
     const done = await this.call(() => {
       // Separate commands (auto-pipelined), not MULTI: the tag sets live in other Cluster slots.
@@ -162,23 +207,33 @@ export class RedisTier implements CacheTier {
     }
   }
 
-  /**
-   * Cross-instance coalescing: tries to take the fill lease for a URL. true: this instance
-   * fetches; false: another one is, wait for its fill. Fails open (true) when Redis is away.
-   */
-  async acquireLease(primaryKey: string): Promise<boolean> {
-    const r = await this.call(() => this.client.set(this.leaseKey(primaryKey), this.instanceId, 'PX', this.config.leaseMs, 'NX'), true);
-    return r === undefined || r === 'OK';
+  /** SET NX PX with the holder's token; 'unavailable' when Redis is away (coalescing then stays local). */
+  private async acquireLease(primaryKey: string, token: string): Promise<boolean | 'unavailable'> {
+    const r = await this.call(() => this.client.set(this.leaseKey(primaryKey), token, 'PX', this.config.leaseMs, 'NX'), true);
+    return r === undefined ? 'unavailable' : r === 'OK';
   }
 
-  releaseLease(primaryKey: string): void {
-    void this.call(() => this.client.unlink(this.leaseKey(primaryKey)));
+  private releaseLease(primaryKey: string, token: string): void {
+    void this.call(() => (this.client as Redis & { tiercelRelease(k: string, t: string): Promise<number> }).tiercelRelease(this.leaseKey(primaryKey), token));
   }
 
-  /** Whether another instance still holds the fill lease for a URL. */
-  async leaseHeld(primaryKey: string): Promise<boolean> {
+  private async leaseHeld(primaryKey: string): Promise<boolean> {
     const r = await this.call(() => this.client.exists(this.leaseKey(primaryKey)), true);
     return r === 1;
+  }
+
+  /** Redis memory figures from INFO, summed over every master; null while the breaker is open. */
+  async memory(): Promise<RedisMemory | null> {
+    if (this.breaker.state !== 'closed') return null;
+    const nodes: Redis[] = isCluster(this.client) ? (this.client as ClusterClient).nodes('master') : [this.client as Redis];
+    const out: RedisMemory = { usedMemory: 0, maxMemory: 0, evictedKeys: 0 };
+    for (const node of nodes) {
+      const [memory, stats] = await Promise.all([node.info('memory'), node.info('stats')]);
+      out.usedMemory += infoField(memory, 'used_memory');
+      out.maxMemory += infoField(memory, 'maxmemory');
+      out.evictedKeys += infoField(stats, 'evicted_keys');
+    }
+    return out;
   }
 
   /** Probes Redis when the breaker allows, so it closes again without waiting for traffic. */
@@ -253,6 +308,11 @@ export class RedisTier implements CacheTier {
       clearTimeout(timer);
     }
   }
+}
+
+function infoField(info: string, name: string): number {
+  const m = new RegExp(`^${name}:(\\d+)`, 'm').exec(info);
+  return m ? Number(m[1]) : 0;
 }
 
 function isCluster(c: RedisClient): c is Cluster {

@@ -39,3 +39,10 @@ export const NOT_UPDATED_BY_304 = new Set(['content-length', 'content-encoding',
 export const KEPT_IN_304 = new Set([
   'cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified', 'via',
 ]);
+
+/** Response fields as undici and node:http give them: lower-case names, repeated fields as arrays. */
+export type ResponseFields = Record<string, string | string[] | undefined>;
+
+export function firstValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { CacheModule } from '../cache/cache.module';
-import { CacheStats } from '../cache/cache-stats';
-import { HttpCache } from '../cache/http-cache';
+import { RedisTierHolder } from '../cache/redis-tier.provider';
+import { TieredCache } from '../cache/tiered-cache';
 import { LOGGER } from '../common/logger';
 import type { TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
@@ -28,15 +28,15 @@ class InvalidationLifecycle implements OnApplicationBootstrap, OnApplicationShut
   providers: [
     {
       provide: InvalidationService,
-      inject: [TIERCEL_CONFIG, HttpCache, CacheStats, LOGGER],
-      useFactory: (c: TiercelConfig, cache: HttpCache, stats: CacheStats, log: Logger) => {
+      inject: [TIERCEL_CONFIG, TieredCache, RedisTierHolder, LOGGER],
+      useFactory: (c: TiercelConfig, cache: TieredCache, redis: RedisTierHolder, log: Logger) => {
         let bus: InvalidationBus | null = null;
-        if (c.redis !== null && cache.l2 !== null) {
+        if (c.redis !== null && redis.client !== null) {
           const subscriber = createRedisClient(c.redis, 'subscriber');
           subscriber.on('error', (err: Error) => log.debug({ err }, 'redis subscriber error'));
-          bus = new InvalidationBus(cache.l2.client, subscriber, `${c.redis.keyPrefix}invalidate`, c.instanceId, log);
+          bus = new InvalidationBus(redis.client, subscriber, `${c.redis.keyPrefix}invalidate`, c.instanceId, log);
         }
-        return new InvalidationService(cache, stats, bus, log);
+        return new InvalidationService(cache, bus, log);
       },
     },
     InvalidationLifecycle,

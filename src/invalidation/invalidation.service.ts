@@ -1,7 +1,6 @@
 import { Context, INVALID_SPAN_CONTEXT, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { CacheStats } from '../cache/cache-stats';
-import { HttpCache } from '../cache/http-cache';
+import type { TieredCache } from '../cache/tiered-cache';
 import type { Invalidation, InvalidationTarget } from './invalidation';
 import type { BusStats, InvalidationBus, InvalidationMessage } from './invalidation.bus';
 
@@ -27,8 +26,7 @@ export class InvalidationService {
   remoteApplied = 0;
 
   constructor(
-    private readonly cache: HttpCache,
-    private readonly stats: CacheStats,
+    private readonly cache: TieredCache,
     private readonly bus: InvalidationBus | null,
     private readonly log: Logger,
   ) {}
@@ -44,15 +42,15 @@ export class InvalidationService {
   async invalidate(inv: Invalidation, source: InvalidationSource, parent: Context = ROOT_CONTEXT): Promise<InvalidationOutcome> {
     const countKey = `${inv.target.kind} ${source}`;
     this.counts.set(countKey, (this.counts.get(countKey) ?? 0) + 1);
-    this.stats.invalidations++;
     // An unsafe method's invalidation is traced only as part of a traced request: POST traffic
     // must not bypass sampling. Admin and PURGE invalidations are rare and always traced.
     const span = source === 'unsafe-method' && trace.getSpan(parent) === undefined
       ? trace.wrapSpanContext(INVALID_SPAN_CONTEXT)
       : tracer().startSpan(`invalidation ${inv.target.kind}`, { kind: SpanKind.INTERNAL, attributes: { 'tiercel.invalidation.kind': inv.target.kind, 'tiercel.invalidation.source': source, 'tiercel.invalidation.soft': inv.soft } }, parent);
     try {
-      const l1 = this.cache.invalidateLocal(inv.target, inv.soft);
-      const l2 = this.cache.l2 ? await this.cache.l2.invalidate(inv.target, inv.soft) : null;
+      const removed = await this.cache.invalidate(inv.target, inv.soft);
+      const l1 = removed.l1 ?? 0;
+      const l2 = removed.l2 ?? null;
       // The message carries this span's context: each receiver's trace links back to it.
       const carrier: Record<string, string> = {};
       propagation.inject(trace.setSpan(parent, span), carrier);

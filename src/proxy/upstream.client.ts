@@ -37,11 +37,9 @@ export function classifyUpstreamError(err: unknown): { reason: UpstreamFailure; 
 export class UpstreamClient {
   private readonly reverse: UpstreamTarget | null;
   private readonly agent: Agent | null;
-  private readonly timeoutMs: number;
 
   constructor(config: TiercelConfig) {
     const { upstream, upstreamConnections, upstreamTimeoutMs } = config.proxy;
-    this.timeoutMs = upstreamTimeoutMs;
     const options = {
       connections: upstreamConnections,
       keepAliveTimeout: 4_000,
@@ -70,14 +68,6 @@ export class UpstreamClient {
   /** A target for an absolute-form URL in forward mode. */
   forwardTarget(url: URL): UpstreamTarget {
     return { origin: url.origin, dispatcher: this.agent!, host: url.host };
-  }
-
-  get timeout(): number {
-    return this.timeoutMs;
-  }
-
-  async close(): Promise<void> {
-    await (this.reverse?.dispatcher ?? this.agent)?.close();
   }
 
   async destroy(): Promise<void> {

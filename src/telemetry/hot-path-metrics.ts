@@ -9,24 +9,15 @@ import {
   MetricData,
   MetricProducer,
 } from '@opentelemetry/sdk-metrics';
-
-/** The tier that served a response. `origin`: fetched; `none`: Tiercel answered itself (errors, PURGE). */
-export const TIERS = ['l1', 'l2', 'origin', 'none'] as const;
-export type ServedBy = (typeof TIERS)[number];
-
-/**
- * How a request ended, for metrics, spans and logs alike:
- * hit (fresh from a tier), stale (stale served: stale-while-revalidate, max-stale, stale-if-error),
- * revalidated (a stored object confirmed by a 304), miss (looked up, not usable: fetched or
- * served from a concurrent fetch), bypass (never looked up: other methods, PURGE), error.
- */
-export const OUTCOMES = ['hit', 'stale', 'revalidated', 'miss', 'bypass', 'error'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
+import { SERVED, type Outcome } from '../proxy/request-record';
+import { RequestCounters } from './request-counters';
 
 /** Sub-millisecond buckets for lookups (seconds): an L1 hit is microseconds, L2 a fraction of a millisecond. */
 export const LOOKUP_BUCKETS = [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
 /** Request and origin durations (seconds), from an L1 hit to a slow origin. */
 export const REQUEST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+const OUTCOME_INDEX: Record<Outcome, number> = { hit: 0, stale: 1, revalidated: 2, miss: 3, bypass: 4, error: 5 };
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE', 'PURGE', '_OTHER'];
 
@@ -76,9 +67,8 @@ function hrTime(ms: number): HrTime {
  */
 export class HotPathMetrics implements MetricProducer {
   private readonly startTime = hrTime(performance.timeOrigin);
-  private readonly requests = new Float64Array(TIERS.length * OUTCOMES.length);
-  private readonly bodyBytes = new Float64Array(TIERS.length);
-  private readonly originErrors = new Map<string, number>();
+  /** Counted once per request and fill; /stats reads the same counters. */
+  readonly counters = new RequestCounters();
   private readonly lookups: FastHistogram[];
   /** Keyed by method, status and outcome packed into one number: no string built per request. */
   private readonly requestDurations = new Map<number, FastHistogram>();
@@ -89,14 +79,12 @@ export class HotPathMetrics implements MetricProducer {
     for (const tier of ['l1', 'l2']) for (const result of ['hit', 'miss']) this.lookups.push(new FastHistogram(Object.freeze({ tier, result }), LOOKUP_BUCKETS));
   }
 
-  requestEnded(method: string, status: number, tier: ServedBy, outcome: Outcome, seconds: number, bodyBytes: number): void {
-    const t = TIERS.indexOf(tier);
-    const o = OUTCOMES.indexOf(outcome);
-    this.requests[t * OUTCOMES.length + o]!++;
-    this.bodyBytes[t]! += bodyBytes;
+  /** The request's duration, by method, status and outcome (the record itself is counted in RequestCounters). */
+  requestEnded(method: string, status: number, outcome: Outcome, seconds: number): void {
+    const o = OUTCOME_INDEX[outcome];
     let mi = HTTP_METHODS.indexOf(method);
     if (mi === -1) mi = HTTP_METHODS.length - 1;
-    const key = (mi * 1000 + status) * OUTCOMES.length + o;
+    const key = (mi * 1000 + status) * 8 + o;
     let h = this.requestDurations.get(key);
     if (h === undefined) {
       h = new FastHistogram(Object.freeze({ 'http.request.method': HTTP_METHODS[mi]!, 'http.response.status_code': status, 'url.scheme': 'http', 'tiercel.cache.outcome': outcome }), REQUEST_BUCKETS);
@@ -118,20 +106,12 @@ export class HotPathMetrics implements MetricProducer {
     h.record(seconds);
   }
 
-  originFailed(reason: string): void {
-    this.originErrors.set(reason, (this.originErrors.get(reason) ?? 0) + 1);
-  }
-
   async collect(): Promise<CollectionResult> {
     const end = hrTime(performance.timeOrigin + performance.now());
     const point = <T>(attributes: Attributes, value: T): DataPoint<T> => ({ startTime: this.startTime, endTime: end, attributes, value });
-    const requests: DataPoint<number>[] = [];
-    for (let t = 0; t < TIERS.length; t++) {
-      for (let o = 0; o < OUTCOMES.length; o++) {
-        const n = this.requests[t * OUTCOMES.length + o]!;
-        if (n > 0) requests.push(point({ tier: TIERS[t], outcome: OUTCOMES[o] }, n));
-      }
-    }
+    const c = this.counters;
+    const requests = c.byTierAndOutcome().map((r) => point({ tier: r.tier, outcome: r.outcome }, r.count));
+    const fills = c.fillCounts().map((f) => point({ purpose: f.purpose, result: f.result }, f.count));
     const histograms = (hs: Iterable<FastHistogram>) => [...hs].filter((h) => h.count > 0).map((h) => point(h.attributes, h.value()));
     const sum = (name: string, description: string, unit: string, dataPoints: DataPoint<number>[]): MetricData => ({
       descriptor: { name, description, unit, valueType: ValueType.DOUBLE },
@@ -148,8 +128,9 @@ export class HotPathMetrics implements MetricProducer {
     });
     const metrics: MetricData[] = [
       sum('tiercel.requests', 'Requests by the tier that served them and their cache outcome', '', requests),
-      sum('tiercel.response.body.size', 'Response body bytes sent, by the tier that served them', 'By', TIERS.map((tier, t) => point({ tier }, this.bodyBytes[t]!))),
-      sum('tiercel.origin.errors', 'Origin requests that failed, by reason', '', [...this.originErrors].map(([reason, n]) => point({ reason }, n))),
+      sum('tiercel.response.body.size', 'Response body bytes sent, by the tier that served them', 'By', SERVED.map((tier, t) => point({ tier }, c.bodyBytes[t]!))),
+      sum('tiercel.origin.errors', 'Origin requests that failed, by reason', '', [...c.originErrors].map(([reason, n]) => point({ reason }, n))),
+      sum('tiercel.fills', 'Origin fetches by purpose (miss, revalidate, refresh, pass) and how they ended', '', fills),
       histogram('tiercel.cache.lookup.duration', 'Time to look a request up in one cache tier', histograms(this.lookups)),
       histogram('http.server.request.duration', 'Duration of HTTP server requests', histograms(this.requestDurations.values())),
       histogram('tiercel.origin.request.duration', 'Time from sending a request to the origin to receiving its response headers', histograms(this.originDurations.values())),

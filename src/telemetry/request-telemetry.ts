@@ -1,7 +1,9 @@
 import { context, Context, Link, propagation, ROOT_CONTEXT, Span, SpanContext, SpanKind, SpanStatusCode, trace, Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { TiercelConfig } from '../config/config';
-import type { RequestContext } from '../proxy/request-context';
+import type { Transaction } from '../proxy/transaction';
+import type { UpstreamTarget } from '../proxy/upstream.client';
+import type { RequestCounters } from './request-counters';
 import type { HotPathMetrics } from './hot-path-metrics';
 import { RequestSampler, requestSampler } from './request-sampler';
 
@@ -24,7 +26,13 @@ export class RequestTelemetry {
   private readonly accessLog: boolean;
   private readonly sampler: RequestSampler;
 
-  constructor(config: TiercelConfig, private readonly metrics: HotPathMetrics | null, private readonly log: Logger, env: Record<string, string | undefined> = process.env) {
+  constructor(
+    config: TiercelConfig,
+    private readonly metrics: HotPathMetrics | null,
+    private readonly counters: RequestCounters,
+    private readonly log: Logger,
+    env: Record<string, string | undefined> = process.env,
+  ) {
     this.tracing = config.telemetry.tracing;
     this.sampler = requestSampler(env);
     this.tracer = trace.getTracer('tiercel');
@@ -38,7 +46,7 @@ export class RequestTelemetry {
    * requests only (see RequestSampler). An unsampled request has no span: it passes the client's
    * traceparent to the origin untouched and gets no traceresponse.
    */
-  begin(ctx: RequestContext): void {
+  begin(ctx: Transaction): void {
     if (!this.tracing) return;
     const headers = ctx.req.headers;
     let parent = ROOT_CONTEXT;
@@ -65,13 +73,8 @@ export class RequestTelemetry {
     });
   }
 
-  /** Whether this request carries a span (and so sends its own traceparent upstream). */
-  traced(ctx: RequestContext): boolean {
-    return ctx.span !== null;
-  }
-
   /** A tier was consulted: a histogram record, and a child span when the request is sampled. */
-  lookedUp(ctx: RequestContext, tier: 'l1' | 'l2', hit: boolean, start: number, ms: number): void {
+  lookedUp(ctx: Transaction, tier: 'l1' | 'l2', hit: boolean, start: number, ms: number): void {
     if (tier === 'l1') ctx.l1Ms = ms;
     else ctx.l2Ms = ms;
     this.metrics?.lookup(tier, hit, ms / 1000);
@@ -85,21 +88,20 @@ export class RequestTelemetry {
   }
 
   /** fetch: the CLIENT span to the origin; its context goes upstream as traceparent. */
-  originStart(ctx: RequestContext, method: string, headers: string[]): Span | null {
-    if (!this.tracing || ctx.otelContext === null) return null;
-    const target = ctx.target!;
-    const span = this.tracer.startSpan(method, { kind: SpanKind.CLIENT }, ctx.otelContext);
+  originStart(parent: Context | null, target: UpstreamTarget, path: string, method: string, headers: string[]): Span | null {
+    if (!this.tracing || parent === null) return null;
+    const span = this.tracer.startSpan(method, { kind: SpanKind.CLIENT }, parent);
     if (span.isRecording()) {
       const url = new URL(target.origin);
       span.setAttributes({
         'http.request.method': method,
         'server.address': url.hostname,
         'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
-        'url.full': target.origin + ctx.path,
+        'url.full': target.origin + path,
       });
     }
     const carrier: Record<string, string> = {};
-    propagation.inject(trace.setSpan(ctx.otelContext, span), carrier);
+    propagation.inject(trace.setSpan(parent, span), carrier);
     for (const name in carrier) headers.push(name, carrier[name]!);
     return span;
   }
@@ -112,7 +114,6 @@ export class RequestTelemetry {
   }
 
   originFailed(span: Span | null, reason: string, err: unknown): void {
-    this.metrics?.originFailed(reason);
     if (span === null) return;
     span.setAttribute('error.type', reason);
     span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
@@ -120,13 +121,13 @@ export class RequestTelemetry {
   }
 
   /** A coalesced request links to the fetch that served it. */
-  linkTo(ctx: RequestContext, leader: SpanContext | undefined, why: string): void {
+  linkTo(ctx: Transaction, leader: SpanContext | undefined, why: string): void {
     if (leader === undefined || ctx.span === null || !ctx.span.isRecording()) return;
     ctx.span.addLink({ context: leader, attributes: { 'tiercel.link': why } });
   }
 
   /** Background work (a stale-while-revalidate refresh) gets its own trace, linked to its cause, when sampled. */
-  backgroundSpan(cause: RequestContext, name: string): { span: Span; context: Context } | null {
+  backgroundSpan(cause: Transaction, name: string): { span: Span; context: Context } | null {
     if (!this.tracing || !(cause.span !== null || this.sampler.root())) return null;
     const links: Link[] = cause.span ? [{ context: cause.span.spanContext(), attributes: { 'tiercel.link': 'cause' } }] : [];
     const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, root: true, links }, context.active());
@@ -134,7 +135,7 @@ export class RequestTelemetry {
   }
 
   /** Server-Timing (W3C): the tiers consulted and the origin wait, in milliseconds, for browser devtools. */
-  serverTimingValue(ctx: RequestContext): string | null {
+  serverTimingValue(ctx: Transaction): string | null {
     if (!this.serverTiming) return null;
     let v = ctx.l1Ms >= 0 ? `l1;dur=${micros(ctx.l1Ms)}` : '';
     if (ctx.l2Ms >= 0) v += `${v ? ', ' : ''}l2;dur=${micros(ctx.l2Ms)}`;
@@ -143,32 +144,35 @@ export class RequestTelemetry {
   }
 
   /** traceresponse: the request's trace context, so a client can find its trace. */
-  traceResponseValue(ctx: RequestContext): string | null {
+  traceResponseValue(ctx: Transaction): string | null {
     if (!this.traceResponse || ctx.span === null) return null;
     const sc = ctx.span.spanContext();
     return `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`;
   }
 
   /** Appends Server-Timing and traceresponse to a header list being built (misses, 304s, errors). */
-  appendHeaders(ctx: RequestContext, out: string[]): void {
+  appendHeaders(ctx: Transaction, out: string[]): void {
     const st = this.serverTimingValue(ctx);
     if (st) out.push('server-timing', st);
     const tr = this.traceResponseValue(ctx);
     if (tr) out.push('traceresponse', tr);
   }
 
-  /** The response ended (or the client left): metrics, the span's end, the access log. */
-  end(ctx: RequestContext): void {
+  /** The response ended (or the client left): the counters, metrics, the span's end, the access log, all from the record. */
+  end(ctx: Transaction): void {
     const ms = performance.now() - ctx.t0;
     const status = ctx.res.statusCode;
-    this.metrics?.requestEnded(ctx.method, status, ctx.servedBy, ctx.outcome, ms / 1000, ctx.bodyBytes);
+    const record = ctx.record;
+    const outcome = this.counters.recordEnded(record, ctx.bodyBytes);
+    this.metrics?.requestEnded(ctx.method, status, outcome, ms / 1000);
     const span = ctx.span;
     if (span !== null) {
       if (span.isRecording()) {
         span.setAttributes({
           'http.response.status_code': status,
-          'tiercel.cache.outcome': ctx.outcome,
-          'tiercel.cache.tier': ctx.servedBy,
+          'tiercel.cache.outcome': outcome,
+          'tiercel.cache.phase': record.phase,
+          'tiercel.cache.tier': record.served,
           'tiercel.cache.status': ctx.cacheStatus,
         });
         if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
@@ -183,8 +187,9 @@ export class RequestTelemetry {
         url: ctx.req.url,
         host: ctx.req.headers.host,
         status,
-        outcome: ctx.outcome,
-        tier: ctx.servedBy,
+        outcome,
+        phase: record.phase,
+        tier: record.served,
         cache_status: ctx.cacheStatus,
         duration_ms: Number(ms.toFixed(3)),
         bytes: ctx.bodyBytes,
@@ -201,7 +206,7 @@ function micros(ms: number): number {
 }
 
 /** trace_id and span_id for a log line about this request. */
-export function traceFields(ctx: RequestContext): { trace_id?: string; span_id?: string } {
+export function traceFields(ctx: Transaction): { trace_id?: string; span_id?: string } {
   if (ctx.span === null) return {};
   const sc = ctx.span.spanContext();
   return { trace_id: sc.traceId, span_id: sc.spanId };

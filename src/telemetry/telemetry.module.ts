@@ -1,38 +1,33 @@
 import { Module } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { CacheModule } from '../cache/cache.module';
-import { CacheStats } from '../cache/cache-stats';
-import { MemoryTier } from '../cache/memory.tier';
-import { RedisTierHolder } from '../cache/redis-tier.provider';
 import { LOGGER } from '../common/logger';
 import type { TiercelConfig } from '../config/config';
 import { TELEMETRY_HANDLE, TIERCEL_CONFIG } from '../config/config.module';
-import type { TelemetryHandle } from './otel-sdk';
 import { InvalidationModule } from '../invalidation/invalidation.module';
-import { InvalidationService } from '../invalidation/invalidation.service';
+import type { TelemetryHandle } from './otel-sdk';
 import { MetricsController } from './metrics.controller';
+import { RequestCounters } from './request-counters';
 import { RequestTelemetry } from './request-telemetry';
 import { TiercelMetrics } from './tiercel-metrics';
 
 /**
  * Metric instruments, per-request spans and /metrics. The OpenTelemetry SDK itself is started
- * by main before Nest (TELEMETRY_HANDLE); without it every instrument is a no-op.
+ * by main before Nest (TELEMETRY_HANDLE); without it every instrument is a no-op, and the
+ * request counters behind /stats still count.
  */
 @Module({
   imports: [CacheModule, InvalidationModule],
   providers: [
-    {
-      provide: TiercelMetrics,
-      inject: [CacheStats, MemoryTier, RedisTierHolder, InvalidationService, LOGGER],
-      useFactory: (stats: CacheStats, l1: MemoryTier, l2: RedisTierHolder, inv: InvalidationService, log: Logger) => new TiercelMetrics(stats, l1, l2.tier, inv, log),
-    },
+    { provide: RequestCounters, inject: [TELEMETRY_HANDLE], useFactory: (t: TelemetryHandle) => t.hot?.counters ?? new RequestCounters() },
+    TiercelMetrics,
     {
       provide: RequestTelemetry,
-      inject: [TIERCEL_CONFIG, TELEMETRY_HANDLE, LOGGER],
-      useFactory: (c: TiercelConfig, t: TelemetryHandle, log: Logger) => new RequestTelemetry(c, t.hot, log),
+      inject: [TIERCEL_CONFIG, TELEMETRY_HANDLE, RequestCounters, LOGGER],
+      useFactory: (c: TiercelConfig, t: TelemetryHandle, counters: RequestCounters, log: Logger) => new RequestTelemetry(c, t.hot, counters, log),
     },
   ],
   controllers: [MetricsController],
-  exports: [RequestTelemetry, TiercelMetrics],
+  exports: [RequestTelemetry, TiercelMetrics, RequestCounters],
 })
 export class TelemetryModule {}

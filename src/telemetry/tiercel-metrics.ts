@@ -1,27 +1,31 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { metrics } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import type { CacheStats } from '../cache/cache-stats';
-import type { MemoryTier } from '../cache/memory.tier';
-import type { RedisTier } from '../cache/redis.tier';
-import type { InvalidationService } from '../invalidation/invalidation.service';
-import { readRedisMemory } from './redis-info';
-
+import { MemoryTier } from '../cache/memory.tier';
+import { RedisTierHolder } from '../cache/redis-tier.provider';
+import { TieredCache } from '../cache/tiered-cache';
+import { LOGGER } from '../common/logger';
+import { InvalidationService } from '../invalidation/invalidation.service';
+import { RequestCounters } from './request-counters';
 
 /**
  * Tiercel's state as metrics, read at scrape time: L1 and L2, coalescing, invalidation and
  * Pub/Sub counters, and Redis memory from INFO. The per-request metrics live in
  * HotPathMetrics. No label ever holds a URL, a key or any other unbounded value.
  */
+@Injectable()
 export class TiercelMetrics {
   constructor(
-    stats: CacheStats,
+    counters: RequestCounters,
     l1: MemoryTier,
-    l2: RedisTier | null,
+    cache: TieredCache,
+    redis: RedisTierHolder,
     invalidation: InvalidationService,
-    private readonly log: Logger,
+    @Inject(LOGGER) private readonly log: Logger,
   ) {
     const meter = metrics.getMeter('tiercel');
-    meter.createObservableCounter('tiercel.coalesced', { description: 'Requests served from another request\'s origin fetch' }).addCallback((r) => r.observe(stats.coalesced));
+    const l2Health = () => cache.health().find((h) => h.name === 'l2');
+    meter.createObservableCounter('tiercel.coalesced', { description: 'Requests served from another request\'s origin fetch' }).addCallback((r) => r.observe(counters.phase('collapsed')));
     meter.createObservableCounter('tiercel.l1.evictions', { description: 'L1 entries evicted to make room' }).addCallback((r) => r.observe(l1.stats().evictions));
     meter.createObservableGauge('tiercel.l1.entries', { description: 'Entries held in L1' }).addCallback((r) => r.observe(l1.stats().entries));
     meter.createObservableGauge('tiercel.l1.size', { description: 'Bytes held in L1, headers and bodies', unit: 'By' }).addCallback((r) => r.observe(l1.stats().bytes));
@@ -34,14 +38,15 @@ export class TiercelMetrics {
       r.observe(bus?.sent ?? 0, { direction: 'sent' });
       r.observe(bus?.received ?? 0, { direction: 'received' });
     });
-    meter.createObservableCounter('tiercel.l2.errors', { description: 'Redis calls that failed or timed out' }).addCallback((r) => r.observe(l2?.stats.errors ?? 0));
-    meter.createObservableGauge('tiercel.l2.breaker.open', { description: '1 while the L2 circuit breaker skips Redis' }).addCallback((r) => r.observe(l2 && l2.breaker.state !== 'closed' ? 1 : 0));
+    meter.createObservableCounter('tiercel.l2.errors', { description: 'Redis calls that failed or timed out' }).addCallback((r) => r.observe(l2Health()?.errors ?? 0));
+    meter.createObservableGauge('tiercel.l2.breaker.open', { description: '1 while the L2 circuit breaker skips Redis' }).addCallback((r) => r.observe(redis.tier?.breakerOpen ? 1 : 0));
+    const l2 = redis.tier;
     if (l2 !== null) {
       const used = meter.createObservableGauge('tiercel.redis.memory.used', { description: 'Redis used_memory, summed over masters', unit: 'By' });
       const max = meter.createObservableGauge('tiercel.redis.memory.max', { description: 'Redis maxmemory, summed over masters (0: no limit)', unit: 'By' });
       const evicted = meter.createObservableCounter('tiercel.redis.evicted_keys', { description: 'Keys Redis evicted under maxmemory, summed over masters' });
       meter.addBatchObservableCallback(async (r) => {
-        const info = await readRedisMemory(l2).catch((err: unknown) => {
+        const info = await l2.memory().catch((err: unknown) => {
           this.log.debug({ err }, 'Redis INFO failed');
           return null;
         });

@@ -25,6 +25,7 @@ const EXPECTED: Record<string, [string, string[]]> = {
   tiercel_origin_errors_total: ['counter', ['reason', SCOPE]],
   tiercel_response_body_size_total: ['counter', ['tier', SCOPE]],
   tiercel_coalesced_total: ['counter', [SCOPE]],
+  tiercel_fills_total: ['counter', ['purpose', 'result', SCOPE]],
   tiercel_l1_entries: ['gauge', [SCOPE]],
   tiercel_l1_size: ['gauge', [SCOPE]],
   tiercel_l1_capacity: ['gauge', [SCOPE]],
@@ -43,10 +44,11 @@ const VALUES: Record<string, RegExp> = {
   tier: /^(l1|l2|origin|none)$/,
   outcome: /^(hit|stale|revalidated|miss|bypass|error)$/,
   tiercel_cache_outcome: /^(hit|stale|revalidated|miss|bypass|error)$/,
-  result: /^(hit|miss)$/,
   kind: /^(urls|pattern|tags|all)$/,
   source: /^(admin|purge|unsafe-method)$/,
   direction: /^(sent|received)$/,
+  purpose: /^(miss|revalidate|refresh|pass)$/,
+  result: /^(hit|miss|stored|revalidated|not-stored|incomplete|failed|abandoned)$/,
   http_request_method: /^(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS|CONNECT|TRACE|PURGE|_OTHER)$/,
   http_response_status_code: /^[1-5]\d\d$/,
   url_scheme: /^https?$/,
@@ -186,9 +188,26 @@ describe('metric names on /metrics', () => {
     assert.ok((value(m1.get('tiercel_pubsub_messages_total'), 'tiercel_pubsub_messages_total', { direction: 'sent' }) ?? 0) >= 1);
     assert.ok((value(m1.get('tiercel_response_body_size_total'), 'tiercel_response_body_size_total', { tier: 'l1' }) ?? 0) > 0, 'bytes from L1');
     assert.ok((value(m1.get('tiercel_l1_capacity'), 'tiercel_l1_capacity', {}) ?? 0) > 0);
+    assert.equal(value(m1.get('tiercel_fills_total'), 'tiercel_fills_total', { purpose: 'miss', result: 'stored' }), 1);
+    assert.equal(value(m1.get('tiercel_fills_total'), 'tiercel_fills_total', { purpose: 'pass', result: 'not-stored' }), 1);
+    assert.equal(value(m1.get('tiercel_fills_total'), 'tiercel_fills_total', { purpose: 'miss', result: 'failed' }), 1);
     assert.equal(value(m1.get('tiercel_l2_breaker_open'), 'tiercel_l2_breaker_open', {}), 0);
     assert.equal(value(m1.get('tiercel_redis_memory_max'), 'tiercel_redis_memory_max', {}), 64 * 1024 * 1024);
     assert.ok((value(m1.get('tiercel_redis_memory_used'), 'tiercel_redis_memory_used', {}) ?? 0) > 0);
+  });
+
+  test('/stats is computed from the same counters as /metrics', async () => {
+    const stats = await (await fetch(`http://127.0.0.1:${t1!.adminPort}/stats`)).json() as Record<string, number>;
+    const now = await scrape(t1!);
+    const sum = (name: string, labels: (l: Record<string, string>) => boolean) =>
+      (now.get(name)?.samples ?? []).filter((x) => x.name === name && labels(x.labels)).reduce((n, x) => n + x.value, 0);
+    assert.equal(stats.hits, sum('tiercel_requests_total', (l) => l.outcome === 'hit' || l.outcome === 'stale'));
+    assert.equal(stats.l1Hits, sum('tiercel_requests_total', (l) => l.tier === 'l1' && (l.outcome === 'hit' || l.outcome === 'stale')));
+    assert.equal(stats.stores, sum('tiercel_fills_total', (l) => l.result === 'stored'));
+    assert.equal(stats.upstreamErrors, sum('tiercel_origin_errors_total', () => true));
+    assert.equal(stats.coalesced, sum('tiercel_coalesced_total', () => true));
+    // Every pass counts, whatever sent it there: the POST here.
+    assert.equal(stats.passes, sum('tiercel_fills_total', (l) => l.purpose === 'pass'));
   });
 
   test('target_info names the service and INSTANCE_ID', () => {

@@ -16,7 +16,7 @@ export interface TestProxy {
 /** Starts Tiercel in this process on ephemeral loopback ports. */
 export async function startProxy(env: Record<string, string> = {}): Promise<TestProxy> {
   const fullEnv = { PROXY_PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'silent', INSTANCE_ID: 'test', ...env };
-  const tiercel = await startTiercel(fullEnv, createLogger((fullEnv.LOG_LEVEL as any) ?? 'silent', 'test'));
+  const tiercel = await startTiercel(fullEnv, { logger: createLogger((fullEnv.LOG_LEVEL as any) ?? 'silent', 'test') });
   return {
     tiercel,
     port: tiercel.proxyPort,

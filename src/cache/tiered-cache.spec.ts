@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, it } from 'node:test';
 import { parseVary, varySelector } from '../http-cache/vary';
-import { CachedResponse, MAX_VARIANTS_PER_URL } from './cache-entry';
-import { HttpCache, LookupOutcome } from './http-cache';
+import { MAX_VARIANTS_PER_URL } from './cache-entry';
+import type { CachedResponse } from './cached-response';
+import { emptyLookup, LookupOutcome, TieredCache } from './tiered-cache';
 import { MemoryTier } from './memory.tier';
 
 const MAX_AGE = 300_000;
@@ -17,20 +18,20 @@ function response(vary: string | undefined, tag: string, over: Partial<CachedRes
   };
 }
 
-function setup(capacity = 1_000_000): { l1: MemoryTier; cache: HttpCache } {
-  const l1 = new MemoryTier(capacity, capacity);
-  return { l1, cache: new HttpCache(l1, MAX_AGE) };
+function setup(capacity = 1_000_000): { l1: MemoryTier; cache: TieredCache } {
+  const l1 = new MemoryTier(capacity, capacity, MAX_AGE);
+  return { l1, cache: new TieredCache([l1]) };
 }
 
-function lookup(cache: HttpCache, headers: IncomingHttpHeaders, key = URL_KEY): LookupOutcome {
-  const out: LookupOutcome = { key: '', found: undefined, tier: 'l1', miss: 'uri-miss' };
-  cache.lookup(key, headers, out);
+function lookup(cache: TieredCache, headers: IncomingHttpHeaders, key = URL_KEY): LookupOutcome {
+  const out = emptyLookup();
+  cache.lookupFirst(key, headers, out);
   return out;
 }
 
 const tagOf = (o: LookupOutcome) => o.found?.headers[1];
 
-describe('HttpCache: lookup without Vary', () => {
+describe('TieredCache: lookup without Vary', () => {
   it('is a uri-miss at the primary key when nothing is stored', () => {
     const { cache } = setup();
     const out = lookup(cache, {});
@@ -56,13 +57,13 @@ describe('HttpCache: lookup without Vary', () => {
   it('resets a reused outcome object', () => {
     const { cache } = setup();
     cache.store(URL_KEY, {}, response(undefined, 'a'));
-    const out: LookupOutcome = { key: 'stale', found: response(undefined, 'old'), tier: 'l2', miss: 'vary-miss' };
-    cache.lookup('other', {}, out);
-    assert.deepEqual(out, { key: 'other', found: undefined, tier: 'l1', miss: 'uri-miss' });
+    const out: LookupOutcome = { key: 'stale', found: response(undefined, 'old'), tier: 'l2', miss: 'vary-miss', selector: 'x' };
+    cache.lookupFirst('other', {}, out);
+    assert.deepEqual(out, { key: 'other', found: undefined, tier: 'l1', miss: 'uri-miss', selector: null });
   });
 });
 
-describe('HttpCache: Vary index (RFC 9111 §4.1)', () => {
+describe('TieredCache: Vary index (RFC 9111 §4.1)', () => {
   it('stores variants side by side and selects the one matching the request', () => {
     const { cache } = setup();
     const en = response('Accept-Language', 'en');
@@ -80,7 +81,7 @@ describe('HttpCache: Vary index (RFC 9111 §4.1)', () => {
     assert.equal(out.found, undefined);
     assert.equal(out.miss, 'vary-miss');
     assert.notEqual(out.key, URL_KEY);
-    assert.equal(out.key, cache.variantKey(URL_KEY, ['accept-language'], { 'accept-language': 'de' }));
+    assert.equal(out.key, TieredCache.variantKey(URL_KEY, ['accept-language'], { 'accept-language': 'de' }));
   });
 
   it('looks a variant up at the key it was stored under', () => {
@@ -90,8 +91,8 @@ describe('HttpCache: Vary index (RFC 9111 §4.1)', () => {
     cache.store(URL_KEY, headers, r);
     const out = lookup(cache, headers);
     assert.equal(out.found, r);
-    assert.equal(out.key, cache.variantKey(URL_KEY, r.varyNames, headers));
-    assert.equal(cache.variantKey(URL_KEY, [], headers), URL_KEY);
+    assert.equal(out.key, TieredCache.variantKey(URL_KEY, r.varyNames, headers));
+    assert.equal(TieredCache.variantKey(URL_KEY, [], headers), URL_KEY);
   });
 
   it('tells a request without the varying field from one with an empty value', () => {
@@ -161,7 +162,7 @@ describe('HttpCache: Vary index (RFC 9111 §4.1)', () => {
   });
 });
 
-describe('HttpCache: invalidate', () => {
+describe('TieredCache: invalidate', () => {
   it('removes a non-varying response', () => {
     const { cache, l1 } = setup();
     cache.store(URL_KEY, {}, response(undefined, 'a'));
@@ -202,7 +203,7 @@ describe('HttpCache: invalidate', () => {
     const en = response('Accept-Language', 'en');
     cache.store(URL_KEY, { 'accept-language': 'en' }, en);
     assert.equal(lookup(cache, { 'accept-language': 'en' }).found, en);
-    l1.set('origin.example/filler', response(undefined, 'filler', { size: 150 }), MAX_AGE);
+    l1.set('origin.example/filler', '', response(undefined, 'filler', { size: 150 }), MAX_AGE);
     assert.equal(l1.stats().evictions, 1);
     l1.delete('origin.example/filler');
 
@@ -216,7 +217,7 @@ describe('HttpCache: invalidate', () => {
   });
 });
 
-describe('HttpCache: Accept-Encoding normalisation', () => {
+describe('TieredCache: Accept-Encoding normalisation', () => {
   it('shares one variant between spellings that pick the same coding', () => {
     const { cache, l1 } = setup();
     const br = response('Accept-Encoding', 'br');
@@ -248,21 +249,21 @@ describe('HttpCache: Accept-Encoding normalisation', () => {
   });
 });
 
-describe('HttpCache.l1Ttl', () => {
-  const { cache } = setup();
+describe('MemoryTier.retentionMs', () => {
+  const { l1 } = setup();
   const NOW = 1_700_000_000_000;
   it('keeps an object for its remaining freshness plus the longer stale window', () => {
-    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 60_000, initialAgeMs: 10_000 }), NOW), 50_000);
-    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 60_000, staleWhileRevalidateMs: 30_000, staleIfErrorMs: 90_000 }), NOW), 150_000);
+    assert.equal(l1.retentionMs(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 60_000, initialAgeMs: 10_000 }), NOW), 50_000);
+    assert.equal(l1.retentionMs(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 60_000, staleWhileRevalidateMs: 30_000, staleIfErrorMs: 90_000 }), NOW), 150_000);
   });
 
   it('is at least one second and at most CACHE_MAX_AGE', () => {
-    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 0, initialAgeMs: 5_000 }), NOW), 1_000);
-    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 86_400_000 }), NOW), MAX_AGE);
+    assert.equal(l1.retentionMs(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 0, initialAgeMs: 5_000 }), NOW), 1_000);
+    assert.equal(l1.retentionMs(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 86_400_000 }), NOW), MAX_AGE);
   });
 
   it('keeps objects with validators as long as CACHE_MAX_AGE allows', () => {
-    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 0, etag: '"v1"' }), NOW), MAX_AGE);
-    assert.equal(cache.l1Ttl(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 0, lastModified: 'Sun, 06 Nov 1994 08:49:37 GMT' }), NOW), MAX_AGE);
+    assert.equal(l1.retentionMs(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 0, etag: '"v1"' }), NOW), MAX_AGE);
+    assert.equal(l1.retentionMs(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 0, lastModified: 'Sun, 06 Nov 1994 08:49:37 GMT' }), NOW), MAX_AGE);
   });
 });

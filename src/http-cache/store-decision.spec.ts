@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseCacheControl } from './cache-control';
+import { contentLength, decideStore, StoreDecisionInputs } from './store-decision';
+
+const T = Date.UTC(2026, 11, 1, 12, 0, 0);
+const POLICY = { heuristicMaxMs: 86_400_000, defaultTtlMs: 0 };
+const inputs = (over: Partial<StoreDecisionInputs> = {}): StoreDecisionInputs => ({
+  method: 'GET', status: 200, fields: { 'cache-control': 'max-age=60' }, requestCc: null, requestHasAuthorization: false,
+  responseTime: T, surrogateName: null, stripSetCookie: false, maxObjectBytes: 1000, ...over,
+});
+
+describe('store decision (RFC 9111 §3)', () => {
+  it('stores a GET 200 with max-age, with its freshness and Vary', () => {
+    const d = decideStore(inputs({ fields: { 'cache-control': 'max-age=60', vary: 'Accept-Language' } }), POLICY);
+    assert.equal(d.refusal, null);
+    assert.equal(d.freshness.lifetimeMs, 60_000);
+    assert.deepEqual(d.vary.names, ['accept-language']);
+  });
+
+  it('refuses what the rules refuse, naming why', () => {
+    assert.equal(decideStore(inputs({ method: 'POST' }), POLICY).refusal, 'method');
+    assert.equal(decideStore(inputs({ fields: { 'cache-control': 'no-store' } }), POLICY).refusal, 'no-store');
+    assert.equal(decideStore(inputs({ fields: { 'cache-control': 'private, max-age=60' } }), POLICY).refusal, 'private');
+    assert.equal(decideStore(inputs({ requestCc: parseCacheControl('no-store') }), POLICY).refusal, 'no-store');
+    assert.equal(decideStore(inputs({ requestHasAuthorization: true }), POLICY).refusal, 'authorization');
+    assert.equal(decideStore(inputs({ fields: { 'cache-control': 'max-age=60', vary: '*' } }), POLICY).refusal, 'vary-star');
+    assert.equal(decideStore(inputs({ status: 206 }), POLICY).refusal, 'partial');
+  });
+
+  it('refuses a body announced larger than the object cap before reading it', () => {
+    assert.equal(decideStore(inputs({ fields: { 'cache-control': 'max-age=60', 'content-length': '1001' } }), POLICY).refusal, 'too-large');
+    assert.equal(decideStore(inputs({ fields: { 'cache-control': 'max-age=60', 'content-length': '1000' } }), POLICY).refusal, null);
+  });
+
+  it('lets Tiercel\'s own Surrogate-Control win over Cache-Control when it acts as a surrogate', () => {
+    const fields = { 'cache-control': 'no-store', 'surrogate-control': 'max-age=300' };
+    assert.equal(decideStore(inputs({ fields, surrogateName: 'tiercel' }), POLICY).refusal, null);
+    assert.equal(decideStore(inputs({ fields, surrogateName: 'tiercel' }), POLICY).freshness.lifetimeMs, 300_000);
+    assert.equal(decideStore(inputs({ fields }), POLICY).refusal, 'no-store');
+  });
+
+  it('takes the clock from the response time: an Expires one minute after Date is a minute fresh', () => {
+    const fields = { date: new Date(T).toUTCString(), expires: new Date(T + 60_000).toUTCString() };
+    assert.equal(decideStore(inputs({ fields }), POLICY).freshness.lifetimeMs, 60_000);
+  });
+
+  it('reads Content-Length only as plain digits', () => {
+    assert.equal(contentLength('42'), 42);
+    assert.equal(contentLength(['7', '8']), 7);
+    assert.equal(contentLength('4 2'), null);
+    assert.equal(contentLength('-1'), null);
+    assert.equal(contentLength(undefined), null);
+  });
+});

@@ -1,0 +1,366 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Readable } from 'node:stream';
+import type { Context, Span } from '@opentelemetry/api';
+import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import { CachedResponse, createCachedResponse, deliverySlots, StoreOptions, storedFields } from '../cache/cached-response';
+import { TieredCache } from '../cache/tiered-cache';
+import { LOGGER } from '../common/logger';
+import { deliveryHeaders, TiercelConfig } from '../config/config';
+import { TIERCEL_CONFIG } from '../config/config.module';
+import { InvalidationService } from '../invalidation/invalidation.service';
+import type { CacheControl } from '../http-cache/cache-control';
+import { validatorsMatch } from '../http-cache/conditional';
+import type { FreshnessPolicy } from '../http-cache/freshness';
+import { firstValue, ResponseFields } from '../http-cache/headers';
+import { unsafeMethodTargets } from '../http-cache/invalidation-targets';
+import { mergeNotModified } from '../http-cache/not-modified';
+import { contentLength, decideStore, responseDirectives, responseFreshness, StoreDecision } from '../http-cache/store-decision';
+import { isOriginError } from '../http-cache/stale-if-error';
+import { parseTags } from '../invalidation/invalidation';
+import { FillPurpose, FillResult, RequestCounters } from '../telemetry/request-counters';
+import { RequestTelemetry } from '../telemetry/request-telemetry';
+import type { FillHandle, FillHead } from './fill-handle';
+import { FillLock, FillOutcome, FillPermit, NOT_STORED, OriginFailure } from './fill-lock';
+import type { HitForPass } from './hit-for-pass';
+import { classifyUpstreamError, UpstreamClient, UpstreamTarget } from './upstream.client';
+
+/** Methods that never change state (RFC 9110 §9.2.1): no invalidation after them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/** What every fill shares: the cache it stores into and the rules it stores by. */
+export interface FillContext {
+  cache: TieredCache;
+  hitForPass: HitForPass;
+  counters: RequestCounters;
+  telemetry: RequestTelemetry;
+  log: Logger;
+  /** RFC 9111 §4.4: the URLs a successful unsafe request invalidates, on every instance. */
+  invalidate(keys: string[], parent: Context | null): void;
+  freshness: FreshnessPolicy;
+  storeOptions: StoreOptions;
+  surrogateName: string | null;
+  maxObjectBytes: number;
+}
+
+/** Makes fills, all sharing one FillContext. */
+@Injectable()
+export class FillFactory {
+  readonly context: FillContext;
+
+  constructor(
+    @Inject(TIERCEL_CONFIG) config: TiercelConfig,
+    cache: TieredCache,
+    lock: FillLock,
+    counters: RequestCounters,
+    telemetry: RequestTelemetry,
+    invalidation: InvalidationService,
+    upstream: UpstreamClient,
+    @Inject(LOGGER) log: Logger,
+  ) {
+    this.context = {
+      cache,
+      hitForPass: lock.hitForPass,
+      counters,
+      telemetry,
+      log,
+      invalidate: (keys, parent) =>
+        void invalidation.invalidate({ target: { kind: 'urls', keys }, soft: false }, 'unsafe-method', parent ?? undefined)
+          .catch((err: unknown) => log.warn({ err }, 'invalidation after unsafe method failed')),
+      freshness: config.cache,
+      storeOptions: {
+        via: config.proxy.addVia ? `1.1 ${config.cache.name}` : null,
+        slots: deliverySlots(deliveryHeaders(config)),
+        stripSetCookie: config.cache.stripSetCookie,
+        stripTags: config.invalidation.stripTagHeaders,
+      },
+      surrogateName: upstream.isReverse ? config.cache.name : null,
+      maxObjectBytes: config.cache.maxObjectBytes,
+    };
+  }
+
+  start(spec: FillSpec): Fill {
+    return new Fill(this.context, spec);
+  }
+}
+
+/** One origin fetch, as the request that starts it describes it. */
+export interface FillSpec {
+  purpose: FillPurpose;
+  /** The URL and variant: hit-for-pass is remembered under it. */
+  key: string;
+  primaryKey: string;
+  path: string;
+  method: string;
+  target: UpstreamTarget;
+  /** The request as the origin sees it (built by origin-headers.ts). */
+  headers: string[];
+  body: Readable | null;
+  /** The stored object being validated (revalidate, refresh). */
+  stale: CachedResponse | undefined;
+  requestCc: CacheControl | null;
+  /** The client's request fields: the variant a stored response goes under, Authorization. */
+  requestHeaders: IncomingHttpHeaders;
+  otelContext: Context | null;
+  /** The lock's permit when this fill leads a key; settled once the outcome is known. */
+  permit: FillPermit | null;
+  /** This key was remembered as uncacheable; a storable answer clears that. */
+  hitForPass: boolean;
+}
+
+/**
+ * The origin work for one key, apart from any client (Varnish's busy object and fetch task).
+ * It keeps going when the client that started it leaves, as long as the response will be
+ * stored; it is aborted when nobody needs it any more. A background refresh is a fill nobody
+ * delivers. The body is streamed to the delivering client under its backpressure while a copy
+ * is kept for the store; only a whole body is stored.
+ */
+export class Fill implements FillHandle {
+  readonly head: Promise<FillHead>;
+  /** Milliseconds until the origin's response headers arrived; -1 before. */
+  originMs = -1;
+  /** Body bytes received from the origin. */
+  bytes = 0;
+  private readonly abort = new AbortController();
+  private response: Dispatcher.ResponseData | null = null;
+  private decision: StoreDecision | null = null;
+  private requestTime = 0;
+  private responseTime = 0;
+  /** Whether the body is being kept for the store. */
+  private storing = false;
+  /** Whether the response may still be stored: before the headers, any fill but a pass may. */
+  private mayStore: boolean;
+  private sink: ServerResponse | null = null;
+  private headOnly = false;
+  private piped: Promise<boolean> | null = null;
+  private clientGone = false;
+  private ended = false;
+  private clientSpan: Span | null = null;
+
+  constructor(private readonly ctx: FillContext, readonly spec: FillSpec) {
+    this.mayStore = spec.purpose !== 'pass';
+    this.head = this.start();
+  }
+
+  /**
+   * Streams the body to the client (null: nobody delivers it; it is read only to be stored).
+   * Resolves true when the body arrived whole, false when it broke. Called once, after head.
+   */
+  pipe(res: ServerResponse | null, headOnly: boolean): Promise<boolean> {
+    if (this.piped !== null) return this.piped;
+    this.sink = this.clientGone ? null : res;
+    this.headOnly = headOnly;
+    this.piped = this.pump();
+    return this.piped;
+  }
+
+  /**
+   * The delivering client left. The fill goes on while someone needs it: before the origin's
+   * headers, while others wait on it; after them, while the response is being stored.
+   */
+  detach(): void {
+    this.clientGone = true;
+    const had = this.sink;
+    this.sink = null;
+    const waited = (this.spec.permit?.waiting ?? 0) > 0;
+    if (!this.mayStore || (this.response === null && !waited)) {
+      this.abort.abort();
+      return;
+    }
+    if (had !== null) this.response?.body.resume();
+    // Headers are in and no step will pipe any more: read the body for the store.
+    if (this.response !== null && this.piped === null) void this.pipe(null, true);
+  }
+
+  private async start(): Promise<FillHead> {
+    const { spec, ctx } = this;
+    this.clientSpan = ctx.telemetry.originStart(spec.otelContext, spec.target, spec.path, spec.method, spec.headers);
+    this.requestTime = Date.now();
+    const sentAt = performance.now();
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await spec.target.dispatcher.request({
+        origin: spec.target.origin,
+        path: spec.path,
+        method: spec.method,
+        headers: spec.headers,
+        body: spec.body,
+        signal: this.abort.signal,
+      });
+    } catch (error) {
+      this.originMs = performance.now() - sentAt;
+      const c = classifyUpstreamError(error);
+      const failure: OriginFailure = { status: 0, reason: c.reason };
+      if (this.abort.signal.aborted) {
+        this.end('abandoned', NOT_STORED);
+      } else {
+        ctx.counters.originFailed(c.reason);
+        ctx.telemetry.originFailed(this.clientSpan, c.reason, error);
+        this.clientSpan = null;
+        this.end('failed', { stored: false, failure });
+      }
+      return { kind: 'failed', failure, gatewayStatus: c.status, error };
+    }
+    this.response = response;
+    this.responseTime = Date.now();
+    const status = response.statusCode;
+    const fields = response.headers as ResponseFields;
+    this.originMs = performance.now() - sentAt;
+    ctx.telemetry.originEnd(this.clientSpan, status, this.originMs / 1000);
+
+    if (!SAFE_METHODS.has(spec.method) && status < 400) ctx.invalidate(unsafeMethodTargets(spec.primaryKey, spec.path, fields), spec.otelContext);
+
+    let refusal: StoreDecision['refusal'] | 'pass' | 'origin-error' = null;
+    let failure: OriginFailure | null = null;
+    const stale = spec.stale;
+    if (stale !== undefined && (spec.purpose === 'revalidate' || spec.purpose === 'refresh')) {
+      if (status === 304) return this.notModified(stale, fields);
+      // A 5xx never replaces a stored object: it stays, for stale-if-error and the next try.
+      if (isOriginError(status)) {
+        refusal = 'origin-error';
+        failure = { status, reason: 'origin-error' };
+      } else if (spec.purpose === 'refresh' && status !== 200) {
+        refusal = 'status';
+      }
+    }
+    if (spec.purpose === 'pass') {
+      refusal = 'pass';
+    } else if (refusal === null) {
+      this.decision = decideStore({
+        method: spec.purpose === 'refresh' ? 'GET' : spec.method,
+        status,
+        fields,
+        requestCc: spec.requestCc,
+        requestHasAuthorization: spec.requestHeaders.authorization !== undefined,
+        responseTime: this.responseTime,
+        surrogateName: ctx.surrogateName,
+        stripSetCookie: ctx.storeOptions.stripSetCookie,
+        maxObjectBytes: ctx.maxObjectBytes,
+      }, ctx.freshness);
+      refusal = this.decision.refusal;
+    }
+    if (refusal !== null && refusal !== 'pass' && spec.purpose === 'miss') ctx.hitForPass.mark(spec.key);
+    if (refusal === null && spec.hitForPass) ctx.hitForPass.clear(spec.key);
+    this.storing = refusal === null;
+    this.mayStore = this.storing;
+    // Waiters need not queue behind a response that will not be stored.
+    if (!this.storing) spec.permit?.settle({ stored: false, failure });
+    if (this.clientGone) void this.pipe(null, true);
+    return {
+      kind: 'response',
+      status,
+      fields,
+      storing: this.storing,
+      refusal,
+      ttlSeconds: this.storing ? Math.floor(this.decision!.freshness.lifetimeMs / 1000) : null,
+      failure,
+    };
+  }
+
+  /** A 304 (RFC 9111 §4.3.4): the stored object updated, stored again; or kept as it was, when it names another validator. */
+  private notModified(stale: CachedResponse, fields: ResponseFields): FillHead {
+    this.response!.body.dump().catch(() => {});
+    if (!validatorsMatch(stale.etag, stale.lastModified, firstValue(fields.etag), firstValue(fields['last-modified']))) {
+      this.end('not-stored', NOT_STORED);
+      return { kind: 'not-modified', object: stale, validatorMismatch: true };
+    }
+    const { storeOptions, surrogateName, freshness } = this.ctx;
+    const merged = mergeNotModified(storedFields(stale.headers, storeOptions.slots.length), fields);
+    const cc = responseDirectives(merged, surrogateName);
+    const updated = createCachedResponse(
+      { status: stale.status, fields: merged, body: stale.body, cc, freshness: responseFreshness(stale.status, merged, cc, this.responseTime, freshness), varyNames: stale.varyNames, tags: stale.tags, requestTime: this.requestTime, responseTime: this.responseTime },
+      storeOptions,
+    );
+    this.store(updated);
+    this.end('revalidated', { stored: true, failure: null });
+    return { kind: 'not-modified', object: updated, validatorMismatch: false };
+  }
+
+  private pump(): Promise<boolean> {
+    const response = this.response;
+    if (response === null) return Promise.resolve(false);
+    const body = response.body;
+    if (!this.storing && this.sink === null) {
+      body.dump().catch(() => {});
+      this.end(this.clientGone ? 'abandoned' : 'not-stored', NOT_STORED);
+      return Promise.resolve(true);
+    }
+    const { spec, ctx } = this;
+    const chunks: Buffer[] = [];
+    let received = 0;
+    return new Promise<boolean>((resolve) => {
+      body.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        this.bytes = received;
+        if (this.storing) {
+          if (received > ctx.maxObjectBytes) {
+            this.storing = false;
+            this.mayStore = false;
+            chunks.length = 0;
+            ctx.hitForPass.mark(spec.key);
+            spec.permit?.settle(NOT_STORED);
+            if (this.sink === null) this.abort.abort();
+          } else {
+            chunks.push(chunk);
+          }
+        }
+        const sink = this.sink;
+        if (sink !== null && !this.headOnly && !sink.write(chunk)) {
+          body.pause();
+          sink.once('drain', () => body.resume());
+        }
+      });
+      body.once('end', () => {
+        this.clientSpan?.end();
+        this.clientSpan = null;
+        if (!this.storing) {
+          this.end('not-stored', NOT_STORED);
+          return resolve(true);
+        }
+        const expected = contentLength(this.response!.headers['content-length']);
+        if (expected !== null && received !== expected && spec.method !== 'HEAD') {
+          this.end('incomplete', NOT_STORED);
+          return resolve(true);
+        }
+        const d = this.decision!;
+        const fields = this.response!.headers as ResponseFields;
+        const obj = createCachedResponse(
+          { status: this.response!.statusCode, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: d.responseCc, freshness: d.freshness, varyNames: d.vary.names, tags: parseTags(fields['surrogate-key'], fields['cache-tag']), requestTime: this.requestTime, responseTime: this.responseTime },
+          ctx.storeOptions,
+        );
+        this.store(obj);
+        this.end('stored', { stored: true, failure: null });
+        resolve(true);
+      });
+      body.once('error', (err: Error) => {
+        // The body broke: nothing is stored, and the client's response is cut.
+        if (this.abort.signal.aborted) {
+          this.end('abandoned', NOT_STORED);
+        } else {
+          const reason = classifyUpstreamError(err).reason;
+          ctx.counters.originFailed(reason);
+          ctx.telemetry.originFailed(this.clientSpan, reason, err);
+          this.clientSpan = null;
+          if (!this.clientGone) ctx.log.warn({ origin: spec.target.origin, path: spec.path, reason, error: err.message }, 'origin response failed');
+          this.end(this.storing ? 'incomplete' : 'failed', { stored: false, failure: { status: 0, reason } });
+        }
+        resolve(false);
+      });
+    });
+  }
+
+  private store(obj: CachedResponse): void {
+    this.ctx.cache.store(this.spec.primaryKey, this.spec.requestHeaders, obj).catch((err: unknown) => this.ctx.log.warn({ err, key: this.spec.primaryKey }, 'cache write failed'));
+  }
+
+  /** Once per fill: counted, the permit settled (waking the waiters), the origin span ended. */
+  private end(result: FillResult, outcome: FillOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.ctx.counters.fillEnded(this.spec.purpose, result);
+    this.spec.permit?.settle(outcome);
+    this.clientSpan?.end();
+    this.clientSpan = null;
+  }
+}
