@@ -33,7 +33,13 @@ export async function startTiercel(env: Record<string, string | undefined> = pro
   config.telemetry.tracing = telemetry.tracing;
   const log = o.logger ?? createLogger(config.logLevel, config.instanceId);
   const app = await NestFactory.create(AppModule.forRoot(config, log, telemetry), { logger: new PinoNestLogger(log), bodyParser: true });
-  await app.listen(config.admin.port, config.admin.host);
+  try {
+    await app.listen(config.admin.port, config.admin.host);
+  } catch (err) {
+    (err as { variable?: string }).variable ??= 'ADMIN_PORT';
+    await app.close().catch(() => {});
+    throw err;
+  }
   const adminPort = ((app.getHttpServer() as Server).address() as AddressInfo).port;
   const proxyPort = app.get(ProxyServer).address!.port;
   log.info({ adminPort, proxyPort, instance: config.instanceId }, 'tiercel started');

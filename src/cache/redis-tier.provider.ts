@@ -8,6 +8,9 @@ import { RedisTier } from './redis.tier';
 import { deliverySlots } from './cached-response';
 import type { RedisClient } from '../redis/redis.client';
 
+/** How long start-up waits for Redis before opening the ports without it. */
+const START_WAIT_MS = 750;
+
 /**
  * Owns the L2 tier's lifetime: connects at start (starting degraded, not failing, when Redis
  * is away), probes Redis while the breaker is open, and disconnects at shutdown.
@@ -29,17 +32,24 @@ export class RedisTierHolder implements OnApplicationBootstrap, OnApplicationShu
     const client = createRedisClient(redis, 'commands');
     client.on('error', (err: Error) => log.debug({ err }, 'redis connection error'));
     this.client = client;
-    this.tier = new RedisTier(client, redis, deliverySlots(deliveryHeaders(config)), config.cache.maxAgeMs, (state) =>
-      log.warn({ state }, `L2 circuit breaker ${state}`),
+    const tier: RedisTier = new RedisTier(client, redis, deliverySlots(deliveryHeaders(config)), config.cache.maxAgeMs, (state) =>
+      log.warn({ state, cause: state === 'open' ? tier.lastError : undefined }, `L2 circuit breaker ${state}`),
     );
+    this.tier = tier;
   }
 
   async onApplicationBootstrap(): Promise<void> {
     const tier = this.tier;
     if (tier === null) return;
-    const ready = await whenReady(tier.client, Math.max(2000, this.config.redis!.timeoutMs * 8));
-    if (!ready) this.log.warn({ topology: this.config.redis!.topology.kind }, 'Redis not reachable at start: serving from L1 and the origin until it is');
-    else this.log.info({ topology: this.config.redis!.topology.kind }, 'L2 connected');
+    // Start-up waits a moment for Redis, never longer: the ports open within a second, and L2
+    // joins whenever Redis answers.
+    const topology = this.config.redis!.topology.kind;
+    if (await whenReady(tier.client, START_WAIT_MS)) {
+      this.log.info({ topology }, 'L2 connected');
+    } else {
+      this.log.warn({ topology }, 'Redis not reachable at start: serving from L1 and the origin until it is');
+      tier.client.once('ready', () => this.log.info({ topology }, 'L2 connected'));
+    }
     // While the breaker is open, a probe closes it again without waiting for traffic to try.
     this.probe = setInterval(() => {
       if (tier.breaker.state !== 'closed') void tier.ping();

@@ -60,6 +60,8 @@ export class RedisTier implements CacheTier {
    * failing they are skipped rather than each costing a request another full timeout.
    */
   private failing = false;
+  /** The last Redis error, for the log line when the breaker opens. */
+  lastError: string | null = null;
 
   constructor(
     readonly client: RedisClient,
@@ -299,9 +301,10 @@ export class RedisTier implements CacheTier {
       this.failing = false;
       this.breaker.success();
       return r;
-    } catch {
+    } catch (err) {
       this.failing = true;
       this.stats.errors++;
+      this.lastError = err instanceof Error ? err.message : String(err);
       this.breaker.failure();
       return undefined;
     } finally {

@@ -29,6 +29,8 @@ export interface TiercelConfig {
     upstreamConnections: number;
     preserveHost: boolean;
     allowedClients: CidrList;
+    /** Clients whose X-Forwarded-* and Forwarded fields are believed (TRUSTED_PROXIES); others' are replaced. */
+    trustedProxies: CidrList;
     /** Ports CONNECT may tunnel to; null means any. */
     connectPorts: ReadonlySet<number> | null;
     addVia: boolean;
@@ -198,7 +200,68 @@ function loadRedisConfig(env: Env): RedisConfig | null {
   };
 }
 
+/** Every variable Tiercel reads (the README's tables list them with their defaults). */
+export const KNOWN_VARIABLES: readonly string[] = [
+  'UPSTREAM_URL', 'UPSTREAM_TIMEOUT', 'UPSTREAM_CONNECTIONS', 'PRESERVE_HOST', 'ALLOWED_CLIENTS', 'TRUSTED_PROXIES', 'CONNECT_PORTS',
+  'PROXY_HOST', 'PROXY_PORT', 'PROXY_VIA', 'PROXY_FORWARDED_HEADERS', 'SHUTDOWN_TIMEOUT', 'INSTANCE_ID', 'LOG_LEVEL',
+  'CACHE_NAME', 'CACHE_SIZE_MB', 'CACHE_MAX_OBJECT_SIZE', 'CACHE_MAX_AGE', 'CACHE_DEFAULT_TTL', 'CACHE_HEURISTIC_MAX',
+  'CACHE_STRIP_SET_COOKIE', 'CACHE_X_CACHE_HEADER', 'COALESCE_TIMEOUT', 'COALESCE_MAX_WAITERS', 'HIT_FOR_PASS_TTL',
+  'ADMIN_HOST', 'ADMIN_PORT', 'ADMIN_TOKEN', 'PURGE_ALLOW', 'STRIP_SURROGATE_HEADERS',
+  'METRICS_ENABLED', 'SERVER_TIMING_HEADER', 'TRACE_RESPONSE_HEADER', 'ACCESS_LOG',
+  'REDIS_ENABLED', 'REDIS_URL', 'REDIS_ADDR', 'REDIS_PASSWORD', 'REDIS_DB', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER',
+  'REDIS_SENTINEL_PASSWORD', 'REDIS_CLUSTER_NODES', 'REDIS_KEY_PREFIX', 'REDIS_TIMEOUT', 'REDIS_MAX_OBJECT_SIZE',
+  'REDIS_BREAKER_THRESHOLD', 'REDIS_BREAKER_COOLDOWN', 'REDIS_LEASE_TTL',
+];
+
+/** Names that look like Tiercel's: a typo among them would otherwise be silently ignored. */
+const TIERCEL_LOOKING = /^(UPSTREAM|PROXY|CACHE|REDIS|ADMIN|COALESCE|HIT_FOR_PASS|PURGE|TRUSTED|ALLOWED|CONNECT_PORT|PRESERVE|SHUTDOWN|METRICS|SERVER_TIMING|TRACE_RESPONSE|ACCESS_LOG|STRIP_SURROGATE)/;
+
+/** One warning per unknown Tiercel-looking variable, naming the closest known one. */
+export function unknownVariables(env: Env): string[] {
+  const known = new Set(KNOWN_VARIABLES);
+  const out: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (known.has(name) || !TIERCEL_LOOKING.test(name)) continue;
+    let best = '';
+    let bestDistance = Infinity;
+    for (const k of KNOWN_VARIABLES) {
+      const d = editDistance(name, k);
+      if (d < bestDistance) [best, bestDistance] = [k, d];
+    }
+    out.push(bestDistance <= Math.max(3, Math.floor(name.length / 3)) ? `unknown variable ${name} is ignored: did you mean ${best}?` : `unknown variable ${name} is ignored`);
+  }
+  return out;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'];
+
+/** OTEL_TRACES_SAMPLER and its argument, checked at start: a typo must not mean 100% sampling. */
+function checkSampler(env: Env): void {
+  const sampler = env.OTEL_TRACES_SAMPLER?.trim();
+  if (sampler) parseEnum('OTEL_TRACES_SAMPLER', sampler.toLowerCase(), SAMPLERS);
+  const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+  if (arg && /traceidratio$/.test(sampler?.toLowerCase() ?? '')) {
+    const n = Number(arg);
+    if (!/^\d*\.?\d+(e-?\d+)?$/i.test(arg) || !(n >= 0 && n <= 1)) throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', arg, 'a ratio between 0 and 1, such as 0.01');
+  }
+}
+
 export function loadConfig(env: Env = process.env): TiercelConfig {
+  checkSampler(env);
   const upstreamRaw = env.UPSTREAM_URL?.trim();
   const cacheSizeMb = read(env, 'CACHE_SIZE_MB', '200', (n, r) => parseInteger(n, r, 1, 1_048_576));
   const config: TiercelConfig = {
@@ -212,6 +275,7 @@ export function loadConfig(env: Env = process.env): TiercelConfig {
       upstreamConnections: read(env, 'UPSTREAM_CONNECTIONS', '256', (n, r) => parseInteger(n, r, 1, 65535)),
       preserveHost: read(env, 'PRESERVE_HOST', 'true', parseBool),
       allowedClients: read(env, 'ALLOWED_CLIENTS', '127.0.0.0/8,::1/128', parseCidrList),
+      trustedProxies: read(env, 'TRUSTED_PROXIES', '', parseCidrList),
       connectPorts: read(env, 'CONNECT_PORTS', '443', parsePortList),
       addVia: read(env, 'PROXY_VIA', 'true', parseBool),
       addForwarded: read(env, 'PROXY_FORWARDED_HEADERS', 'true', parseBool),

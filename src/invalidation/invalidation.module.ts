@@ -15,8 +15,8 @@ import { InvalidationService } from './invalidation.service';
 @Injectable()
 class InvalidationLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(private readonly service: InvalidationService) {}
-  onApplicationBootstrap(): Promise<void> {
-    return this.service.start();
+  onApplicationBootstrap(): void {
+    this.service.start();
   }
   onApplicationShutdown(): Promise<void> {
     return this.service.close();

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { connect, Socket } from 'node:net';
+import { connect, isIP, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { TiercelConfig } from '../config/config';
@@ -65,10 +65,13 @@ function refuse(client: Duplex, status: number, message: string): void {
   client.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
+/** CONNECT's authority-form (RFC 9112 §3.2.3): a bracketed IPv6 literal or a reg-name / IPv4, then a port. */
 function parseAuthority(authority: string): { host: string; port: number } | null {
-  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(authority);
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9\-._~%]+)):(\d{1,5})$/.exec(authority);
   if (!m) return null;
-  const port = Number(m[2]);
+  const host = m[1] ?? m[2]!;
+  if (m[1] !== undefined && isIP(host) !== 6) return null;
+  const port = Number(m[3]);
   if (port < 1 || port > 65535) return null;
-  return { host: m[1]!, port };
+  return { host, port };
 }

@@ -6,7 +6,7 @@ import { connectionTokens, firstValue, isHopByHop, KEPT_IN_304, ResponseFields }
 import { normalizeAcceptEncoding } from '../http-cache/vary';
 
 /** Request fields Tiercel sets itself or that make no sense upstream. */
-const REQUEST_FIELDS_REPLACED = new Set(['host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+const REQUEST_FIELDS_REPLACED = new Set(['host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
 const CONDITIONAL_FIELDS = new Set(['if-none-match', 'if-modified-since', 'if-range']);
 
 export interface HeaderPolicy {
@@ -43,6 +43,10 @@ export interface UpstreamRequest {
   validate: CachedResponse | undefined;
   /** A traced request sends its own traceparent (the CLIENT span's) instead of the client's. */
   traced: boolean;
+  /** The client is in TRUSTED_PROXIES: its X-Forwarded-* and Forwarded fields are kept and extended. */
+  trusted: boolean;
+  /** The authority the client asked for: its Host in reverse mode, the absolute URL's in forward mode. */
+  authority: string;
 }
 
 /** The request as the origin sees it: end-to-end fields, X-Forwarded-*, Via, Surrogate-Capability and our validators. */
@@ -75,17 +79,43 @@ export function upstreamHeaders(u: UpstreamRequest, p: HeaderPolicy): string[] {
     if (stale.lastModified !== undefined) out.push('if-modified-since', stale.lastModified);
   }
   if (p.addForwarded) {
-    const prior = req.headers['x-forwarded-for'];
+    // Only a trusted proxy's account of the client is passed on; anyone else's would let one
+    // client steer what the origin renders for everyone (an unkeyed input, cached for all).
+    const h = req.headers;
     const client = req.socket.remoteAddress ?? '';
-    out.push('x-forwarded-for', prior ? `${prior}, ${client}` : client);
-    out.push('x-forwarded-proto', firstValue(req.headers['x-forwarded-proto']) ?? 'http');
-    out.push('x-forwarded-host', firstValue(req.headers['x-forwarded-host']) ?? clientHost ?? u.targetHost);
+    const priorFor = u.trusted ? joined(h['x-forwarded-for']) : undefined;
+    out.push('x-forwarded-for', priorFor ? `${priorFor}, ${client}` : client);
+    out.push('x-forwarded-proto', (u.trusted ? firstValue(h['x-forwarded-proto']) : undefined) ?? 'http');
+    out.push('x-forwarded-host', (u.trusted ? firstValue(h['x-forwarded-host']) : undefined) ?? u.authority);
+    // RFC 7239: the same facts in the standard field.
+    const priorForwarded = u.trusted ? joined(h.forwarded) : undefined;
+    const ours = `for=${forwardedNode(client)};host=${quoted(u.authority)};proto=http`;
+    out.push('forwarded', priorForwarded ? `${priorForwarded}, ${ours}` : ours);
+  } else if (u.trusted) {
+    for (const name of ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded'] as const) {
+      const v = joined(req.headers[name]);
+      if (v) out.push(name, v);
+    }
   }
   if (p.via) out.push('via', via ? `${via}, ${p.via}` : p.via);
   else if (via) out.push('via', via);
   // Edge Architecture §2.1: each surrogate appends itself, so the origin can target its directives.
   if (p.surrogate !== null) out.push('surrogate-capability', capability ? `${capability}, ${p.surrogate}` : p.surrogate);
   return out;
+}
+
+function joined(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** RFC 7239 §6: an IPv6 node is quoted and bracketed. */
+function forwardedNode(address: string): string {
+  return address.includes(':') ? `"[${address}]"` : address || 'unknown';
+}
+
+/** RFC 7239 §4: a value that is not a token is a quoted-string. */
+function quoted(v: string): string {
+  return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(v) ? v : `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
 /**

@@ -38,9 +38,13 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException & { variable?: string }) => {
+        err.variable = 'PROXY_PORT';
+        reject(err);
+      });
       server.listen(this.config.proxy.port, this.config.proxy.host, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
+        server.on('error', (err) => this.log.error({ err }, 'data port error'));
         resolve();
       });
     });

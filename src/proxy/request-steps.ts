@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
@@ -8,7 +8,7 @@ import type { CachedResponse } from '../cache/cached-response';
 import { TieredCache } from '../cache/tiered-cache';
 import { parseCacheControl } from '../http-cache/cache-control';
 import { isConditional, notModified } from '../http-cache/conditional';
-import { firstValue } from '../http-cache/headers';
+import { connectionTokens, firstValue, isHopByHop } from '../http-cache/headers';
 import { currentAge, reuse } from '../http-cache/reuse';
 import { staleIfErrorAllows } from '../http-cache/stale-if-error';
 import { InvalidationService } from '../invalidation/invalidation.service';
@@ -103,7 +103,10 @@ export class RequestSteps {
   private recv(tx: Transaction): StepName {
     const { req } = tx;
     const url = req.url ?? '/';
+    // RFC 9112 §2.3: Tiercel speaks HTTP/1.x on this port; an HTTP/0.9 request line is refused.
+    if (req.httpVersionMajor !== 1) return this.answer(tx, 400, 'Bad Request: HTTP/1.0 or HTTP/1.1 only', 'bypass', 'bad-version');
     const reverse = this.d.upstream.reverseTarget;
+    tx.trusted = this.d.config.proxy.trustedProxies.contains(req.socket.remoteAddress);
     if (reverse !== null) {
       tx.target = reverse;
       if (url.charCodeAt(0) === 47 /* / */) {
@@ -116,20 +119,36 @@ export class RequestSteps {
         if (parsed === null) return this.answer(tx, 400, 'Bad Request: unparseable request target', 'bypass', 'bad-request');
         tx.path = parsed.pathname + parsed.search;
       }
-      tx.primaryKey = (req.headers.host ?? reverse.host).toLowerCase() + tx.path;
+      const authority = requestAuthority(req, reverse.host);
+      if (authority === null) return this.answer(tx, 400, 'Bad Request: one Host header, a valid authority (RFC 9110 §7.2)', 'bypass', 'bad-host');
+      tx.authority = authority;
+      tx.primaryKey = authority + tx.path;
     } else {
       if (!this.d.config.proxy.allowedClients.contains(req.socket.remoteAddress)) {
         return this.answer(tx, 403, 'Forbidden: this client may not use the proxy (see ALLOWED_CLIENTS)', 'bypass', 'client-denied');
       }
       const parsed = url.startsWith('http://') || url.startsWith('https://') ? safeUrl(url) : null;
-      if (parsed === null) {
+      if (parsed === null || parsed.host === '' || parsed.username !== '' || parsed.password !== '') {
         return this.answer(tx, 400, 'Bad Request: Tiercel runs as a forward proxy here; send an absolute-form request (curl -x), or set UPSTREAM_URL for reverse mode', 'bypass', 'not-absolute-form');
       }
       tx.target = this.d.upstream.forwardTarget(parsed);
       tx.path = parsed.pathname + parsed.search;
+      // The WHATWG URL parser has lower-cased the host and dropped the scheme's default port.
+      tx.authority = parsed.host;
       tx.primaryKey = (parsed.protocol === 'https:' ? 'https://' : '') + parsed.host + tx.path;
     }
-    if (tx.method === 'GET' || tx.method === 'HEAD') return 'lookup';
+    tx.keyHeaders = headersTheOriginSees(req);
+    if (tx.method === 'GET' || tx.method === 'HEAD') {
+      // A body on GET or HEAD has no defined meaning (RFC 9110 §9.3.1): such a request is passed
+      // with its body and never looked up or stored, so it cannot answer for body-less ones.
+      if (hasBody(req)) {
+        tx.purpose = 'pass';
+        tx.reason = 'bypass';
+        tx.detail = 'request-body';
+        return 'fetch';
+      }
+      return 'lookup';
+    }
     if (tx.method === 'PURGE') return 'purge';
     return 'pass';
   }
@@ -142,14 +161,14 @@ export class RequestSteps {
     // RFC 9111 §5.4: Pragma: no-cache counts as no-cache when Cache-Control is absent.
     else if (headers.pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(headers.pragma)) tx.requestCc = parseCacheControl('no-cache');
     const t = performance.now();
-    this.d.cache.lookupFirst(tx.primaryKey, headers, tx.lookup);
+    this.d.cache.lookupFirst(tx.primaryKey, tx.keyHeaders, tx.lookup);
     this.d.telemetry.lookedUp(tx, 'l1', tx.lookup.found !== undefined, t, performance.now() - t);
     return tx.lookup.found !== undefined || !this.d.cache.layered ? 'reuse' : 'lookup-shared';
   }
 
   private async lookupShared(tx: Transaction): Promise<StepName> {
     const t = performance.now();
-    await this.d.cache.lookupRest(tx.primaryKey, tx.req.headers, tx.lookup);
+    await this.d.cache.lookupRest(tx.primaryKey, tx.keyHeaders, tx.lookup);
     this.d.telemetry.lookedUp(tx, 'l2', tx.lookup.found !== undefined, t, performance.now() - t);
     return 'reuse';
   }
@@ -215,11 +234,11 @@ export class RequestSteps {
       path: cause.path,
       method: 'GET',
       target,
-      headers: upstreamHeaders({ req: cause.req, targetHost: target.host, cacheable: true, validate: stale, traced: traced !== null }, this.headers),
+      headers: upstreamHeaders({ req: cause.req, targetHost: target.host, cacheable: true, validate: stale, traced: traced !== null, trusted: cause.trusted, authority: cause.authority }, this.headers),
       body: null,
       stale,
       requestCc: cause.requestCc,
-      requestHeaders: cause.req.headers,
+      requestHeaders: cause.keyHeaders,
       otelContext: traced?.context ?? null,
       permit: acquired.permit,
       hitForPass: false,
@@ -290,8 +309,8 @@ export class RequestSteps {
       return 'fetch';
     }
     const { cache } = this.d;
-    cache.lookupFirst(tx.primaryKey, tx.req.headers, tx.lookup, false);
-    if (tx.lookup.found === undefined && cache.layered) await cache.lookupRest(tx.primaryKey, tx.req.headers, tx.lookup, false);
+    cache.lookupFirst(tx.primaryKey, tx.keyHeaders, tx.lookup, false);
+    if (tx.lookup.found === undefined && cache.layered) await cache.lookupRest(tx.primaryKey, tx.keyHeaders, tx.lookup, false);
     if (tx.aborted) return 'done';
     const found = tx.lookup.found;
     const now = Date.now();
@@ -321,11 +340,11 @@ export class RequestSteps {
       path: tx.path,
       method: tx.method,
       target,
-      headers: upstreamHeaders({ req, targetHost: target.host, cacheable: tx.purpose !== 'pass', validate: stale, traced: tx.span !== null }, this.headers),
+      headers: upstreamHeaders({ req, targetHost: target.host, cacheable: tx.purpose !== 'pass', validate: stale, traced: tx.span !== null, trusted: tx.trusted, authority: tx.authority }, this.headers),
       body: hasBody(req) ? req : null,
       stale,
       requestCc: tx.requestCc,
-      requestHeaders: req.headers,
+      requestHeaders: tx.keyHeaders,
       otelContext: tx.otelContext,
       permit: tx.permit,
       hitForPass: tx.hitForPass,
@@ -472,6 +491,58 @@ export class RequestSteps {
 function hasBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
   return (cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * The request's authority, normalised for the cache key: one Host field (RFC 9112 §3.2), of the
+ * authority grammar without userinfo (RFC 9110 §7.2, RFC 3986 §3.2), lower-cased, the default
+ * port dropped. null when the Host is missing, repeated or malformed: `Host: a/b` must never
+ * collide with another host's path.
+ */
+export function requestAuthority(req: IncomingMessage, fallback: string): string | null {
+  let host: string | undefined;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') {
+      if (host !== undefined) return null;
+      host = raw[i + 1]!;
+    }
+  }
+  if (host === undefined) return req.httpVersionMinor === 0 ? fallback.toLowerCase() : null;
+  // Clients send the same Host again and again: the last one's answer is kept.
+  if (host === lastHost) return lastAuthority;
+  const authority = parseAuthority(host);
+  lastHost = host;
+  lastAuthority = authority;
+  return authority;
+}
+
+let lastHost: string | undefined;
+let lastAuthority: string | null = null;
+
+function parseAuthority(host: string): string | null {
+  const m = AUTHORITY.exec(host);
+  if (m === null) return null;
+  const port = m[2];
+  if (port !== undefined && (port.length > 5 || Number(port) > 65535)) return null;
+  const name = m[1]!.toLowerCase();
+  return port === undefined || port === '80' || port === '' ? name : `${name}:${port}`;
+}
+
+/** host [ ":" port ]: a bracketed IP literal or a reg-name (unreserved, pct-encoded, sub-delims). */
+const AUTHORITY = /^(\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)(?::(\d*))?$/;
+
+/**
+ * The request fields as the origin receives them, for the variant key (Vary) and the store
+ * rules: the fields its Connection header names are not forwarded (hop-by-hop), so they must
+ * not select a variant either.
+ */
+function headersTheOriginSees(req: IncomingMessage): IncomingHttpHeaders {
+  const extra = connectionTokens(req.headers.connection);
+  if (extra === null) return req.headers;
+  const out: IncomingHttpHeaders = {};
+  for (const name in req.headers) if (!isHopByHop(name, extra)) out[name] = req.headers[name];
+  return out;
 }
 
 function safeUrl(value: string): URL | null {

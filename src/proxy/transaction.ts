@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Span, SpanContext } from '@opentelemetry/api';
 import type { CachedResponse } from '../cache/cached-response';
 import { emptyLookup, LookupOutcome } from '../cache/tiered-cache';
@@ -32,6 +32,12 @@ export class Transaction {
   path = '';
   target: UpstreamTarget | null = null;
   requestCc: CacheControl | null = null;
+  /** The authority the client asked for (normalised Host, or the absolute URL's). */
+  authority = '';
+  /** The client is in TRUSTED_PROXIES. */
+  trusted = false;
+  /** The request fields the origin sees: what selects a variant and what the store rules read. */
+  keyHeaders: IncomingHttpHeaders = {};
   readonly lookup: LookupOutcome = emptyLookup();
 
   // ── decided by the steps ──
