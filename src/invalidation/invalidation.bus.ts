@@ -21,6 +21,9 @@ export interface BusStats {
   ignored: number;
 }
 
+/** A subscription that comes up this soon after start has missed nothing. */
+const START_GRACE_MS = 1000;
+
 /** Larger messages are not Tiercel's: a real one names at most a few hundred URLs or tags. */
 const MAX_MESSAGE_BYTES = 1 << 20;
 
@@ -63,6 +66,7 @@ export class InvalidationBus {
   readonly stats: BusStats = { sent: 0, received: 0, resyncs: 0, publishErrors: 0, ignored: 0 };
   private dropped = false;
   private subscribed = false;
+  private everReady = false;
 
   constructor(
     private readonly publisher: RedisClient,
@@ -98,8 +102,12 @@ export class InvalidationBus {
     this.subscriber.on('close', () => {
       if (this.subscribed) this.dropped = true;
     });
+    const startedAt = Date.now();
     this.subscriber.on('ready', () => {
       try {
+        // Connecting in the first moments of start-up misses nothing: L1 is still empty.
+        if (this.dropped && !this.everReady && Date.now() - startedAt < START_GRACE_MS) this.dropped = false;
+        this.everReady = true;
         if (!this.dropped) return;
         this.dropped = false;
         this.stats.resyncs++;
@@ -110,10 +118,11 @@ export class InvalidationBus {
       }
     });
     this.subscriber.on('error', (err: Error) => this.log.debug({ err }, 'invalidation subscriber error'));
-    if (this.subscriber.status !== 'ready') {
-      // Redis is away at start: ioredis subscribes when it connects; that counts as a resync.
+    this.everReady = this.subscriber.status === 'ready';
+    if (!this.everReady) {
+      // Redis is away at start: ioredis subscribes when it connects; after the first moments,
+      // L1 may hold objects invalidated meanwhile, so that counts as a resync.
       this.dropped = true;
-      this.log.warn('invalidation channel not subscribed yet: Redis is not reachable');
     }
     this.subscribed = true;
     this.subscriber.subscribe(this.channel).then(
