@@ -38,6 +38,7 @@ export class StatsController {
       stores: s.stores,
       incompleteBodies: s.incompleteBodies,
       upstreamErrors: s.upstreamErrors,
+      originRetries: s.originRetries,
       backgroundRefreshes: s.backgroundRefreshes,
       backgroundRefreshErrors: s.backgroundRefreshErrors,
       invalidations: byKind.urls + byKind.pattern + byKind.tags + byKind.all,

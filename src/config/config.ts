@@ -26,6 +26,8 @@ export interface TiercelConfig {
     /** Reverse mode when set; forward-proxy mode when null. */
     upstream: URL | null;
     upstreamTimeoutMs: number;
+    /** How long a request body may stall before the request is answered 408 (REQUEST_BODY_TIMEOUT). */
+    requestBodyTimeoutMs: number;
     upstreamConnections: number;
     preserveHost: boolean;
     allowedClients: CidrList;
@@ -202,7 +204,7 @@ function loadRedisConfig(env: Env): RedisConfig | null {
 
 /** Every variable Tiercel reads (the README's tables list them with their defaults). */
 export const KNOWN_VARIABLES: readonly string[] = [
-  'UPSTREAM_URL', 'UPSTREAM_TIMEOUT', 'UPSTREAM_CONNECTIONS', 'PRESERVE_HOST', 'ALLOWED_CLIENTS', 'TRUSTED_PROXIES', 'CONNECT_PORTS',
+  'UPSTREAM_URL', 'UPSTREAM_TIMEOUT', 'REQUEST_BODY_TIMEOUT', 'UPSTREAM_CONNECTIONS', 'PRESERVE_HOST', 'ALLOWED_CLIENTS', 'TRUSTED_PROXIES', 'CONNECT_PORTS',
   'PROXY_HOST', 'PROXY_PORT', 'PROXY_VIA', 'PROXY_FORWARDED_HEADERS', 'SHUTDOWN_TIMEOUT', 'INSTANCE_ID', 'LOG_LEVEL',
   'CACHE_NAME', 'CACHE_SIZE_MB', 'CACHE_MAX_OBJECT_SIZE', 'CACHE_MAX_AGE', 'CACHE_DEFAULT_TTL', 'CACHE_HEURISTIC_MAX',
   'CACHE_STRIP_SET_COOKIE', 'CACHE_X_CACHE_HEADER', 'COALESCE_TIMEOUT', 'COALESCE_MAX_WAITERS', 'HIT_FOR_PASS_TTL',
@@ -214,7 +216,7 @@ export const KNOWN_VARIABLES: readonly string[] = [
 ];
 
 /** Names that look like Tiercel's: a typo among them would otherwise be silently ignored. */
-const TIERCEL_LOOKING = /^(UPSTREAM|PROXY|CACHE|REDIS|ADMIN|COALESCE|HIT_FOR_PASS|PURGE|TRUSTED|ALLOWED|CONNECT_PORT|PRESERVE|SHUTDOWN|METRICS|SERVER_TIMING|TRACE_RESPONSE|ACCESS_LOG|STRIP_SURROGATE)/;
+const TIERCEL_LOOKING = /^(UPSTREAM|REQUEST_BODY|PROXY|CACHE|REDIS|ADMIN|COALESCE|HIT_FOR_PASS|PURGE|TRUSTED|ALLOWED|CONNECT_PORT|PRESERVE|SHUTDOWN|METRICS|SERVER_TIMING|TRACE_RESPONSE|ACCESS_LOG|STRIP_SURROGATE)/;
 
 /** One warning per unknown Tiercel-looking variable, naming the closest known one. */
 export function unknownVariables(env: Env): string[] {
@@ -272,6 +274,7 @@ export function loadConfig(env: Env = process.env): TiercelConfig {
       port: read(env, 'PROXY_PORT', '8080', parsePort),
       upstream: upstreamRaw ? parseHttpUrl('UPSTREAM_URL', upstreamRaw) : null,
       upstreamTimeoutMs: read(env, 'UPSTREAM_TIMEOUT', '30s', parseDuration),
+      requestBodyTimeoutMs: read(env, 'REQUEST_BODY_TIMEOUT', '10s', parseDuration),
       upstreamConnections: read(env, 'UPSTREAM_CONNECTIONS', '256', (n, r) => parseInteger(n, r, 1, 65535)),
       preserveHost: read(env, 'PRESERVE_HOST', 'true', parseBool),
       allowedClients: read(env, 'ALLOWED_CLIENTS', '127.0.0.0/8,::1/128', parseCidrList),

@@ -9,6 +9,8 @@ export interface InvalidationMessage extends Invalidation {
   at: number;
   /** The sending span's W3C traceparent, so receivers link their trace to it. */
   traceparent?: string;
+  /** The invalidation's number in the instance group's sequence (INCR in Redis); absent when it could not be had. */
+  seq?: number;
 }
 
 export interface BusStats {
@@ -17,9 +19,19 @@ export interface BusStats {
   /** Times the subscription dropped and L1 was flushed on resubscribe. */
   resyncs: number;
   publishErrors: number;
+  /** L1 flushes because the sequence in Redis was ahead of every message heard: messages were lost. */
+  gapFlushes: number;
+  /** The highest invalidation number this instance knows was applied. */
+  sequence: number;
+  /** ok: the sequence is being checked; degraded: Redis has not answered the check for a while, missed invalidations would go unnoticed. */
+  state: 'ok' | 'degraded';
   /** Messages on the channel that were not Tiercel invalidations (any shape, any size): ignored. */
   ignored: number;
 }
+
+const PUBLISH_ATTEMPTS = 3;
+/** The sequence unreadable this long: the bus is degraded. */
+const DEGRADED_AFTER_MS = 1500;
 
 /** A subscription that comes up this soon after start has missed nothing. */
 const START_GRACE_MS = 1000;
@@ -45,6 +57,7 @@ export function parseInvalidationMessage(payload: string): InvalidationMessage |
   const msg = m as Record<string, unknown>;
   if (typeof msg.from !== 'string' || (msg.soft !== undefined && typeof msg.soft !== 'boolean')) return null;
   if (msg.traceparent !== undefined && typeof msg.traceparent !== 'string') return null;
+  if (msg.seq !== undefined && !(Number.isSafeInteger(msg.seq) && (msg.seq as number) > 0)) return null;
   const t = msg.target as Record<string, unknown> | null | undefined;
   if (t === null || typeof t !== 'object' || Array.isArray(t)) return null;
   switch (t.kind) {
@@ -63,7 +76,15 @@ export function parseInvalidationMessage(payload: string): InvalidationMessage |
  * after a drop, `onResync` runs (the instance flushes its L1) before anything else is trusted.
  */
 export class InvalidationBus {
-  readonly stats: BusStats = { sent: 0, received: 0, resyncs: 0, publishErrors: 0, ignored: 0 };
+  readonly stats: BusStats = { sent: 0, received: 0, resyncs: 0, publishErrors: 0, gapFlushes: 0, sequence: 0, state: 'ok', ignored: 0 };
+  private checker: NodeJS.Timeout | null = null;
+  /** A sequence value seen ahead of every message at the last check: a gap, if it is still there at the next. */
+  private gapAt = 0;
+  private lastCheckOk = Date.now();
+  /** Adopt the next sequence read without flushing (at start, and right after a resync flushed everything). */
+  private adoptNext = true;
+  private onResync: () => void = () => {};
+  private startedAt = 0;
   private dropped = false;
   private subscribed = false;
   private everReady = false;
@@ -74,6 +95,12 @@ export class InvalidationBus {
     private readonly channel: string,
     private readonly instanceId: string,
     private readonly log: Logger,
+    /** Where the invalidation sequence lives: `<prefix>invalidation:seq`. */
+    private readonly sequenceKey: string = `${channel}:seq`,
+    /** How often the sequence is compared with what was heard. */
+    private readonly checkEveryMs = 400,
+    /** Calls to Redis give up after this long (REDIS_TIMEOUT). */
+    private readonly timeoutMs = 250,
   ) {}
 
   /**
@@ -81,6 +108,12 @@ export class InvalidationBus {
    * the instance counts as having missed messages, so it resyncs (flushes L1) when it comes.
    */
   start(onMessage: (m: InvalidationMessage) => void, onResync: () => void): void {
+    this.onResync = onResync;
+    this.startedAt = Date.now();
+    // The sequence as it stands at start is adopted at once: L1 is empty, nothing was missed.
+    void this.checkSequence();
+    this.checker = setInterval(() => void this.checkSequence(), this.checkEveryMs);
+    this.checker.unref();
     this.subscriber.on('message', (channel: string, payload: string) => {
       // Nothing on the channel may end the process: a handler that throws is logged, not fatal.
       try {
@@ -93,6 +126,7 @@ export class InvalidationBus {
         }
         if (message.from === this.instanceId) return;
         this.stats.received++;
+        if (message.seq !== undefined && message.seq > this.stats.sequence) this.stats.sequence = message.seq;
         onMessage(message);
       } catch (err) {
         this.stats.ignored++;
@@ -112,6 +146,7 @@ export class InvalidationBus {
         this.dropped = false;
         this.stats.resyncs++;
         this.log.warn('invalidation subscription was interrupted: flushing L1, messages may have been missed');
+        this.adoptNext = true;
         onResync();
       } catch (err) {
         this.log.error({ err }, 'invalidation resync failed');
@@ -131,20 +166,93 @@ export class InvalidationBus {
     );
   }
 
+  /**
+   * Numbers the invalidation in the group's sequence, then publishes it, retried: a message lost
+   * on the way is still noticed by every instance through the sequence (checkSequence). Resolves
+   * to whether the message went out.
+   */
   async publish(invalidation: Invalidation & { traceparent?: string }): Promise<boolean> {
-    const message: InvalidationMessage = { ...invalidation, from: this.instanceId, at: Date.now() };
+    const seq = await this.withDeadline(() => this.publisher.incr(this.sequenceKey)).catch(() => undefined);
+    if (seq !== undefined && seq > this.stats.sequence) this.stats.sequence = seq;
+    const message: InvalidationMessage = { ...invalidation, from: this.instanceId, at: Date.now(), seq };
+    const payload = JSON.stringify(message);
+    for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
+      try {
+        await this.withDeadline(() => this.publisher.publish(this.channel, payload));
+        this.stats.sent++;
+        return true;
+      } catch (err) {
+        this.stats.publishErrors++;
+        if (attempt === PUBLISH_ATTEMPTS - 1) this.log.warn({ err }, 'invalidation not published');
+        else await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Compares the group's invalidation sequence in Redis with the highest one heard. A value
+   * ahead at two checks in a row means a message was lost (a message in flight has long arrived
+   * by then): L1 is flushed, as on a resubscribe. While Redis does not answer for a while, the
+   * bus reports itself degraded, as missed invalidations could then go unnoticed.
+   */
+  async checkSequence(): Promise<void> {
+    let value: number;
     try {
-      await this.publisher.publish(this.channel, JSON.stringify(message));
-      this.stats.sent++;
-      return true;
+      const raw = await this.withDeadline(() => this.publisher.get(this.sequenceKey));
+      value = raw === null ? 0 : Number(raw);
+      if (!Number.isSafeInteger(value) || value < 0) throw new Error(`the invalidation sequence holds ${JSON.stringify(raw)}`);
     } catch (err) {
-      this.stats.publishErrors++;
-      this.log.warn({ err }, 'invalidation not published');
-      return false;
+      if (Date.now() - this.lastCheckOk > DEGRADED_AFTER_MS && this.stats.state === 'ok') {
+        this.stats.state = 'degraded';
+        this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'invalidation sequence unreadable: missed invalidations would go unnoticed');
+      }
+      return;
+    }
+    this.lastCheckOk = Date.now();
+    if (this.stats.state === 'degraded') {
+      this.stats.state = 'ok';
+      // Unreadable for a while: anything may have been missed meanwhile.
+      this.flushForGap(value, 'the invalidation sequence is readable again');
+      return;
+    }
+    if (this.adoptNext) {
+      this.adoptNext = false;
+      // Read first long after start (Redis was away): L1 may hold what was invalidated meanwhile.
+      if (this.stats.resyncs === 0 && Date.now() - this.startedAt > START_GRACE_MS && value > this.stats.sequence) return this.flushForGap(value, 'the invalidation sequence was first read late');
+      this.stats.sequence = Math.max(this.stats.sequence, value);
+      return;
+    }
+    if (value <= this.stats.sequence) {
+      this.gapAt = 0;
+      return;
+    }
+    if (this.gapAt !== 0 && value >= this.gapAt) this.flushForGap(value, 'invalidations were missed');
+    else this.gapAt = value;
+  }
+
+  private flushForGap(value: number, why: string): void {
+    this.gapAt = 0;
+    this.stats.gapFlushes++;
+    this.stats.sequence = Math.max(this.stats.sequence, value);
+    this.log.warn({ sequence: value }, `${why}: flushing L1`);
+    try {
+      this.onResync();
+    } catch (err) {
+      this.log.error({ err }, 'invalidation resync failed');
     }
   }
 
+  private withDeadline<T>(op: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    return Promise.race([op(), deadline]).finally(() => clearTimeout(timer));
+  }
+
   async close(): Promise<void> {
+    if (this.checker) clearInterval(this.checker);
     this.subscriber.disconnect();
   }
 }

@@ -34,7 +34,7 @@ class InvalidationLifecycle implements OnApplicationBootstrap, OnApplicationShut
         if (c.redis !== null && redis.client !== null) {
           const subscriber = createRedisClient(c.redis, 'subscriber');
           subscriber.on('error', (err: Error) => log.debug({ err }, 'redis subscriber error'));
-          bus = new InvalidationBus(redis.client, subscriber, `${c.redis.keyPrefix}invalidate`, c.instanceId, log);
+          bus = new InvalidationBus(redis.client, subscriber, `${c.redis.keyPrefix}invalidate`, c.instanceId, log, `${c.redis.keyPrefix}invalidation:seq`, 400, c.redis.timeoutMs);
         }
         return new InvalidationService(cache, bus, log);
       },

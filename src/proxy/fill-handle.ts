@@ -6,7 +6,7 @@ import type { ResponseFields } from '../http-cache/headers';
 
 /** What the origin's answer is, once its headers are in. */
 export type FillHead =
-  | { kind: 'failed'; failure: OriginFailure; gatewayStatus: 502 | 504; error: unknown }
+  | { kind: 'failed'; failure: OriginFailure; gatewayStatus: 408 | 502 | 504; error: unknown }
   /** A 304 to our conditional request: the stored object, updated (or as it was, when the 304 named another validator). */
   | { kind: 'not-modified'; object: CachedResponse; validatorMismatch: boolean }
   | { kind: 'response'; status: number; fields: ResponseFields; storing: boolean; refusal: StoreDecision['refusal'] | 'pass' | 'origin-error'; ttlSeconds: number | null; failure: OriginFailure | null };

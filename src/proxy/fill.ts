@@ -24,10 +24,12 @@ import { RequestTelemetry } from '../telemetry/request-telemetry';
 import type { FillHandle, FillHead } from './fill-handle';
 import { FillLock, FillOutcome, FillPermit, NOT_STORED, OriginFailure } from './fill-lock';
 import type { HitForPass } from './hit-for-pass';
-import { classifyUpstreamError, UpstreamClient, UpstreamTarget } from './upstream.client';
+import { classifyUpstreamError, idleLimited, requestAsterisk, UpstreamClient, UpstreamTarget } from './upstream.client';
 
 /** Methods that never change state (RFC 9110 §9.2.1): no invalidation after them. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+/** Methods a retry cannot make do more than once (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** What every fill shares: the cache it stores into and the rules it stores by. */
 export interface FillContext {
@@ -42,6 +44,8 @@ export interface FillContext {
   storeOptions: StoreOptions;
   surrogateName: string | null;
   maxObjectBytes: number;
+  upstreamTimeoutMs: number;
+  requestBodyTimeoutMs: number;
 }
 
 /** Makes fills, all sharing one FillContext. */
@@ -77,6 +81,8 @@ export class FillFactory {
       },
       surrogateName: upstream.isReverse ? config.cache.name : null,
       maxObjectBytes: config.cache.maxObjectBytes,
+      upstreamTimeoutMs: config.proxy.upstreamTimeoutMs,
+      requestBodyTimeoutMs: config.proxy.requestBodyTimeoutMs,
     };
   }
 
@@ -180,14 +186,7 @@ export class Fill implements FillHandle {
     const sentAt = performance.now();
     let response: Dispatcher.ResponseData;
     try {
-      response = await spec.target.dispatcher.request({
-        origin: spec.target.origin,
-        path: spec.path,
-        method: spec.method,
-        headers: spec.headers,
-        body: spec.body,
-        signal: this.abort.signal,
-      });
+      response = await this.send();
     } catch (error) {
       this.originMs = performance.now() - sentAt;
       const c = classifyUpstreamError(error);
@@ -256,6 +255,32 @@ export class Fill implements FillHandle {
       ttlSeconds: this.storing ? Math.floor(this.decision!.freshness.lifetimeMs / 1000) : null,
       failure,
     };
+  }
+
+  /**
+   * The origin request. A request without a body whose connection broke before any response
+   * byte (an origin closing idle keep-alive sockets as they are reused) is sent once more, on a
+   * fresh connection, when its method is idempotent (RFC 9110 §9.2.2), as nginx and Varnish do.
+   */
+  private async send(): Promise<Dispatcher.ResponseData> {
+    const { spec, ctx } = this;
+    if (spec.path === '*') return requestAsterisk(spec.target, spec.headers, this.abort.signal, ctx.upstreamTimeoutMs);
+    const body = spec.body === null ? null : idleLimited(spec.body, ctx.requestBodyTimeoutMs);
+    const request = (d: Dispatcher) => d.request({ origin: spec.target.origin, path: spec.path, method: spec.method, headers: spec.headers, body, signal: this.abort.signal });
+    try {
+      return await request(spec.target.dispatcher);
+    } catch (err) {
+      if (body !== null || !IDEMPOTENT.has(spec.method) || this.abort.signal.aborted || classifyUpstreamError(err).reason !== 'reset') throw err;
+      ctx.counters.originRetried();
+      // A connection of its own: another pooled one may be closing just the same.
+      const fresh = spec.target.fresh();
+      try {
+        return await request(fresh);
+      } finally {
+        // Closes once the response has been read.
+        void fresh.close().catch(() => {});
+      }
+    }
   }
 
   /** A 304 (RFC 9111 §4.3.4): the stored object updated, stored again; or kept as it was, when it names another validator. */

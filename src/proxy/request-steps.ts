@@ -370,6 +370,11 @@ export class RequestSteps {
           tx.failure = head.failure;
           return 'stale-if-error';
         }
+        if (head.gatewayStatus === 408) {
+          // The rest of the body will never be read: the connection cannot carry another request.
+          tx.res.shouldKeepAlive = false;
+          return this.answer(tx, 408, 'Request Timeout: the request body stalled (see REQUEST_BODY_TIMEOUT)', tx.reason, head.failure.reason);
+        }
         this.d.log.warn({ reason: head.failure.reason, error: errorText(head.error), origin: tx.target!.origin, path: tx.path, ...traceFields(tx) }, 'upstream request failed');
         return this.answer(
           tx,

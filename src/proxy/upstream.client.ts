@@ -1,19 +1,33 @@
-import { Agent, Dispatcher, Pool, errors } from 'undici';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { PassThrough, Readable } from 'node:stream';
+import { Agent, Client, Dispatcher, Pool, errors } from 'undici';
 import type { TiercelConfig } from '../config/config';
 
 /** Where one request goes: the origin (scheme://host:port) and the dispatcher holding its connections. */
 export interface UpstreamTarget {
   origin: string;
   dispatcher: Dispatcher;
+  /** A client with a connection of its own, for the one retry after a reused connection broke; closed when done. */
+  fresh(): Dispatcher;
   /** Host header to send upstream. */
   host: string;
 }
 
-export type UpstreamFailure = 'connect-error' | 'timeout' | 'reset' | 'aborted' | 'protocol-error';
+export type UpstreamFailure = 'connect-error' | 'timeout' | 'reset' | 'aborted' | 'protocol-error' | 'client-body-timeout';
+
+/** The client's request body stalled for longer than REQUEST_BODY_TIMEOUT. */
+export class RequestBodyTimeout extends Error {
+  readonly code = 'TIERCEL_BODY_TIMEOUT';
+  constructor(ms: number) {
+    super(`the request body stalled for ${ms} ms`);
+  }
+}
 
 /** Maps an undici/socket error to why the origin could not answer, and the status that says so. */
-export function classifyUpstreamError(err: unknown): { reason: UpstreamFailure; status: 502 | 504 } {
-  const e = err as { code?: string; name?: string };
+export function classifyUpstreamError(err: unknown): { reason: UpstreamFailure; status: 408 | 502 | 504 } {
+  const e = err as { code?: string; name?: string; cause?: unknown };
+  if (err instanceof RequestBodyTimeout || e?.cause instanceof RequestBodyTimeout) return { reason: 'client-body-timeout', status: 408 };
   if (err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || err instanceof errors.ConnectTimeoutError) {
     return { reason: 'timeout', status: 504 };
   }
@@ -31,12 +45,58 @@ export function classifyUpstreamError(err: unknown): { reason: UpstreamFailure; 
 }
 
 /**
+ * The request body as undici reads it, stopped with RequestBodyTimeout when the client sends
+ * nothing for `ms`: a stalled upload must not hold a pooled origin connection.
+ */
+export function idleLimited(body: Readable, ms: number): Readable {
+  const out = new PassThrough();
+  let timer = setTimeout(stall, ms);
+  function stall(): void {
+    out.destroy(new RequestBodyTimeout(ms));
+    body.unpipe(out);
+  }
+  body.on('data', () => {
+    clearTimeout(timer);
+    timer = setTimeout(stall, ms);
+  });
+  const done = () => clearTimeout(timer);
+  body.once('end', done);
+  body.once('error', (err) => {
+    done();
+    out.destroy(err);
+  });
+  out.once('close', done);
+  body.pipe(out);
+  return out;
+}
+
+/**
+ * OPTIONS * (RFC 9112 §3.2.4), which undici's request API does not send: one node:http request
+ * to the origin, its response shaped as undici's.
+ */
+export function requestAsterisk(target: UpstreamTarget, headers: string[], signal: AbortSignal, timeoutMs: number): Promise<Dispatcher.ResponseData> {
+  const url = new URL(target.origin);
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send({ host: url.hostname, port: url.port || undefined, method: 'OPTIONS', path: '*', headers, signal, timeout: timeoutMs, agent: false });
+    req.once('timeout', () => req.destroy(Object.assign(new Error('origin timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+    req.once('error', reject);
+    req.once('response', (res) => {
+      const body = Object.assign(res, { dump: async () => void res.resume() });
+      resolve({ statusCode: res.statusCode ?? 502, headers: res.headers, body } as unknown as Dispatcher.ResponseData);
+    });
+    req.end();
+  });
+}
+
+/**
  * Chooses the upstream for a request and owns the connections to it: one keep-alive Pool to
  * UPSTREAM_URL in reverse mode, an Agent (a Pool per origin) in forward mode.
  */
 export class UpstreamClient {
   private readonly reverse: UpstreamTarget | null;
   private readonly agent: Agent | null;
+  private readonly options: Client.Options;
 
   constructor(config: TiercelConfig) {
     const { upstream, upstreamConnections, upstreamTimeoutMs } = config.proxy;
@@ -47,8 +107,11 @@ export class UpstreamClient {
       bodyTimeout: upstreamTimeoutMs,
       connect: { timeout: upstreamTimeoutMs },
     };
+    const { connections: _pooled, ...single } = options;
+    this.options = single;
     if (upstream) {
-      this.reverse = { origin: upstream.origin, dispatcher: new Pool(upstream.origin, options), host: upstream.host };
+      const origin = upstream.origin;
+      this.reverse = { origin, dispatcher: new Pool(origin, options), host: upstream.host, fresh: () => new Client(origin, options) };
       this.agent = null;
     } else {
       this.reverse = null;
@@ -67,7 +130,9 @@ export class UpstreamClient {
 
   /** A target for an absolute-form URL in forward mode. */
   forwardTarget(url: URL): UpstreamTarget {
-    return { origin: url.origin, dispatcher: this.agent!, host: url.host };
+    const origin = url.origin;
+    const options = this.options;
+    return { origin, dispatcher: this.agent!, host: url.host, fresh: () => new Client(origin, options) };
   }
 
   async destroy(): Promise<void> {

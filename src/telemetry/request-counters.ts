@@ -26,6 +26,7 @@ export interface RequestStats {
   stores: number;
   incompleteBodies: number;
   upstreamErrors: number;
+  originRetries: number;
   backgroundRefreshes: number;
   backgroundRefreshErrors: number;
 }
@@ -43,6 +44,12 @@ export class RequestCounters {
   readonly bodyBytes = new Float64Array(SERVED.length);
   private readonly fills = new Float64Array(FILL_PURPOSES.length * FILL_RESULTS.length);
   readonly originErrors = new Map<string, number>();
+  /** Origin requests sent again after their connection broke before any response byte. */
+  originRetries = 0;
+
+  originRetried(): void {
+    this.originRetries++;
+  }
 
   recordEnded(r: RequestRecord, bodyBytes: number): Outcome {
     const s = SERVED.indexOf(r.served);
@@ -133,6 +140,7 @@ export class RequestCounters {
       stores: this.fill(null, 'stored'),
       incompleteBodies: this.fill(null, 'incomplete'),
       upstreamErrors: [...this.originErrors.values()].reduce((a, b) => a + b, 0),
+      originRetries: this.originRetries,
       backgroundRefreshes: this.fill('refresh', null),
       backgroundRefreshErrors: this.fill('refresh', 'failed') + this.fill('refresh', 'incomplete'),
     };

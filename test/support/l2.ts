@@ -103,12 +103,20 @@ export interface Relay {
   addr: string;
   cut(): Promise<void>;
   restore(): Promise<void>;
+  /** Delays every chunk, both ways, by `ms` (0: none), as a slow network link would. */
+  delay(ms: number): void;
   close(): Promise<void>;
 }
 
 export async function startRelay(targetPort: number): Promise<Relay> {
   const sockets = new Set<Socket>();
   let port = 0;
+  let delayMs = 0;
+  const relay = (from: Socket, to: Socket) =>
+    from.on('data', (chunk: Buffer) => {
+      if (delayMs === 0) to.write(chunk);
+      else setTimeout(() => to.writable && to.write(chunk), delayMs);
+    });
   const makeServer = (): Server =>
     createServer((client) => {
       const upstream = connect(targetPort, '127.0.0.1');
@@ -117,8 +125,8 @@ export async function startRelay(targetPort: number): Promise<Relay> {
         s.on('close', () => sockets.delete(s));
         s.on('error', () => {});
       }
-      client.pipe(upstream);
-      upstream.pipe(client);
+      relay(client, upstream);
+      relay(upstream, client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -137,6 +145,9 @@ export async function startRelay(targetPort: number): Promise<Relay> {
     port,
     addr: `127.0.0.1:${port}`,
     cut: stop,
+    delay(ms: number) {
+      delayMs = ms;
+    },
     async restore() {
       if (server !== null) return;
       const s = makeServer();
