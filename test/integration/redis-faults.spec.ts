@@ -119,7 +119,10 @@ describe('L2 faults: Redis killed or frozen', () => {
       assert.ok(stats.l2.errors + stats.l2.skipped > 0, JSON.stringify(stats.l2));
       const ready = await a.admin('/readyz');
       assert.equal(ready.status, 200);
-      assert.deepEqual(JSON.parse(ready.body), { status: 'ready', l1: 'ok', l2: 'degraded' });
+      const { invalidation, ...readiness } = JSON.parse(ready.body);
+      assert.deepEqual(readiness, { status: 'ready', l1: 'ok', l2: 'degraded' });
+      // Whether the invalidation sequence has been unreadable for long enough to say so depends on when this runs.
+      assert.match(invalidation, /^(ok|degraded)$/);
       // Served from L1 and the origin meanwhile.
       const p = fresh('kill-after');
       assertMiss(await a.get(p, ON_HOST), `${p} ok`);
@@ -184,7 +187,10 @@ describe('L2 faults: Redis killed or frozen', () => {
         assert.ok(stats.l2.breakerOpens >= 1);
         const ready = await a.admin('/readyz');
         assert.equal(ready.status, 200);
-        assert.deepEqual(JSON.parse(ready.body), { status: 'ready', l1: 'ok', l2: 'degraded' });
+        const { invalidation, ...readiness } = JSON.parse(ready.body);
+      assert.deepEqual(readiness, { status: 'ready', l1: 'ok', l2: 'degraded' });
+      // Whether the invalidation sequence has been unreadable for long enough to say so depends on when this runs.
+      assert.match(invalidation, /^(ok|degraded)$/);
 
         // With the breaker open, requests skip Redis: origin time plus a little, concurrently too.
         const burst = await Promise.all(Array.from({ length: 10 }, async () => {
@@ -206,7 +212,9 @@ describe('L2 faults: Redis killed or frozen', () => {
       console.log(`[measured] redis SIGCONT: breaker closed ${closedIn} ms after thawing`);
       const ready = await a.admin('/readyz');
       assert.equal(ready.status, 200);
-      assert.deepEqual(JSON.parse(ready.body), { status: 'ready', l1: 'ok', l2: 'ok' });
+      const { invalidation, ...readiness } = JSON.parse(ready.body);
+      assert.deepEqual(readiness, { status: 'ready', l1: 'ok', l2: 'ok' });
+      assert.match(invalidation, /^(ok|degraded)$/);
 
       const path = fresh('freeze-after');
       assertMiss(await a.get(path, ON_HOST), `${path} ok`);
