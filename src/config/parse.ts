@@ -142,7 +142,7 @@ export function parseCidrList(name: string, raw: string): CidrList {
   return {
     source,
     contains(address: string | undefined): boolean {
-      if (!address) return false;
+      if (!address || ranges.length === 0) return false;
       const v6 = address.includes(':');
       const words = v6 ? ipv6Words(address) : ipv4Words(address);
       for (const range of ranges) if (range.v6 === v6 && matches(range, words)) return true;

@@ -184,9 +184,15 @@ export class Fill implements FillHandle {
     this.clientSpan = ctx.telemetry.originStart(spec.otelContext, spec.target, spec.path, spec.method, spec.headers);
     this.requestTime = Date.now();
     const sentAt = performance.now();
+    const body = spec.body === null ? null : idleLimited(spec.body, ctx.requestBodyTimeoutMs);
     let response: Dispatcher.ResponseData;
     try {
-      response = await this.send();
+      try {
+        response = await this.request(spec.target.dispatcher, body);
+      } catch (first) {
+        if (!this.retryable(first, body)) throw first;
+        response = await this.retry();
+      }
     } catch (error) {
       this.originMs = performance.now() - sentAt;
       const c = classifyUpstreamError(error);
@@ -257,29 +263,30 @@ export class Fill implements FillHandle {
     };
   }
 
+  /** The origin request on a dispatcher (OPTIONS *, which undici does not send, by node:http). */
+  private request(d: Dispatcher, body: Readable | null): Promise<Dispatcher.ResponseData> {
+    const { spec } = this;
+    if (spec.path === '*') return requestAsterisk(spec.target, spec.headers, this.abort.signal, this.ctx.upstreamTimeoutMs);
+    return d.request({ origin: spec.target.origin, path: spec.path, method: spec.method, headers: spec.headers, body, signal: this.abort.signal });
+  }
+
   /**
-   * The origin request. A request without a body whose connection broke before any response
-   * byte (an origin closing idle keep-alive sockets as they are reused) is sent once more, on a
-   * fresh connection, when its method is idempotent (RFC 9110 §9.2.2), as nginx and Varnish do.
+   * A request without a body whose connection broke before any response byte (an origin closing
+   * idle keep-alive sockets as they are reused) is sent once more, on a connection of its own,
+   * when its method is idempotent (RFC 9110 §9.2.2), as nginx and Varnish do.
    */
-  private async send(): Promise<Dispatcher.ResponseData> {
-    const { spec, ctx } = this;
-    if (spec.path === '*') return requestAsterisk(spec.target, spec.headers, this.abort.signal, ctx.upstreamTimeoutMs);
-    const body = spec.body === null ? null : idleLimited(spec.body, ctx.requestBodyTimeoutMs);
-    const request = (d: Dispatcher) => d.request({ origin: spec.target.origin, path: spec.path, method: spec.method, headers: spec.headers, body, signal: this.abort.signal });
+  private retryable(err: unknown, body: Readable | null): boolean {
+    return body === null && IDEMPOTENT.has(this.spec.method) && !this.abort.signal.aborted && classifyUpstreamError(err).reason === 'reset';
+  }
+
+  private async retry(): Promise<Dispatcher.ResponseData> {
+    this.ctx.counters.originRetried();
+    const fresh = this.spec.target.fresh();
     try {
-      return await request(spec.target.dispatcher);
-    } catch (err) {
-      if (body !== null || !IDEMPOTENT.has(spec.method) || this.abort.signal.aborted || classifyUpstreamError(err).reason !== 'reset') throw err;
-      ctx.counters.originRetried();
-      // A connection of its own: another pooled one may be closing just the same.
-      const fresh = spec.target.fresh();
-      try {
-        return await request(fresh);
-      } finally {
-        // Closes once the response has been read.
-        void fresh.close().catch(() => {});
-      }
+      return await this.request(fresh, null);
+    } finally {
+      // Closes once the response has been read.
+      void fresh.close().catch(() => {});
     }
   }
 

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { send, sleep } from '../support/client';
 import { MAIN, runTiercel, spawnTiercel, TiercelProcess } from '../support/process';
@@ -120,5 +121,68 @@ describe('signals', () => {
     assert.equal(t.child.exitCode, null);
     assert.equal((await send(t.adminPort, '/healthz')).status, 200);
     assert.match(t.stdout(), /SIGHUP received/);
+  });
+});
+
+describe('what the log says', () => {
+  it('an origin failure is one warning line, without a stack trace', async () => {
+    const closed = await freePort();
+    const t = await spawnTiercel({ UPSTREAM_URL: `http://127.0.0.1:${closed}` });
+    try {
+      const r = await send(t.proxyPort, '/x', { headers: { host: 'a.test' } });
+      assert.equal(r.status, 502);
+      await sleep(100);
+      const lines = t.stdout().split('\n').filter((l) => l.includes('upstream request failed'));
+      assert.equal(lines.length, 1, t.stdout());
+      const line = JSON.parse(lines[0]!);
+      assert.equal(line.level, 40);
+      assert.equal(line.reason, 'connect-error');
+      assert.doesNotMatch(lines[0]!, /"stack"|\\n\s+at /);
+    } finally {
+      await stop(t);
+    }
+  });
+
+  it('the L2 breaker opening says why', async () => {
+    const closed = await freePort();
+    const t = await spawnTiercel({ UPSTREAM_URL: 'http://127.0.0.1:9', REDIS_ENABLED: 'true', REDIS_ADDR: `127.0.0.1:${closed}`, REDIS_BREAKER_THRESHOLD: '2' });
+    try {
+      for (let i = 0; i < 4; i++) await send(t.proxyPort, `/b${i}`, { headers: { host: 'a.test' } });
+      await sleep(100);
+      const line = t.stdout().split('\n').find((l) => l.includes('L2 circuit breaker open'));
+      assert.ok(line, t.stdout());
+      assert.match(JSON.parse(line).cause ?? '', /\w/);
+    } finally {
+      await stop(t);
+    }
+  });
+});
+
+describe('npm start', () => {
+  it('SIGTERM to the npm process stops Tiercel', async () => {
+    const npm = spawn('npm', ['start', '--silent'], {
+      cwd: join(__dirname, '../../..'),
+      env: { ...process.env, PROXY_PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: false,
+    });
+    let out = '';
+    npm.stdout.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => npm.once('exit', (code) => r(code)));
+    for (let i = 0; !out.includes('"tiercel started"'); i++) {
+      if (i > 300) throw new Error(`npm start did not start Tiercel: ${out}`);
+      await sleep(50);
+    }
+    const adminPort = JSON.parse(out.split('\n').find((l) => l.includes('"tiercel started"'))!).adminPort;
+    assert.equal((await send(adminPort, '/healthz')).status, 200);
+    npm.kill('SIGTERM');
+    await exited;
+    // The node process itself is gone: its admin port no longer answers.
+    for (let i = 0; ; i++) {
+      const alive = await send(adminPort, '/healthz', { timeoutMs: 500 }).then(() => true, () => false);
+      if (!alive) break;
+      if (i > 60) throw new Error('Tiercel kept running after npm start was stopped');
+      await sleep(50);
+    }
   });
 });
