@@ -41,7 +41,8 @@ export async function startTiercel(env: Record<string, string | undefined> = pro
     throw err;
   }
   const adminPort = ((app.getHttpServer() as Server).address() as AddressInfo).port;
-  const proxyPort = app.get(ProxyServer).address!.port;
-  log.info({ adminPort, proxyPort, instance: config.instanceId }, 'tiercel started');
+  const proxy = app.get(ProxyServer);
+  const proxyPort = proxy.address!.port;
+  log.info({ adminPort, proxyPort, instance: config.instanceId, mode: proxy.mode }, 'tiercel started');
   return { app, config, logger: log, proxyPort, adminPort, close: () => app.close() };
 }

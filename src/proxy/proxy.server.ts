@@ -48,8 +48,7 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
         resolve();
       });
     });
-    const mode = this.config.proxy.upstream ? `reverse proxy for ${this.config.proxy.upstream.origin}` : 'forward proxy';
-    this.log.info({ address: this.address }, `data plane listening as a ${mode}`);
+    // Said once both ports are bound (tiercel.ts), so a failing admin port never follows a "listening" line.
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -57,6 +56,11 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
     res.once('close', () => this.inFlight--);
     if (this.draining) res.shouldKeepAlive = false;
     this.lifecycle.handle(req, res);
+  }
+
+  /** What the data port is, for the start line. */
+  get mode(): string {
+    return this.config.proxy.upstream ? `reverse proxy for ${this.config.proxy.upstream.origin}` : 'forward proxy';
   }
 
   get address(): { host: string; port: number } | null {

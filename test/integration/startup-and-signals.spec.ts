@@ -69,6 +69,7 @@ describe('one line for each mistake', () => {
         const lines = r.stderr.trim().split('\n');
         assert.equal(lines.length, 1, r.stderr);
         assert.match(lines[0]!, new RegExp(`^tiercel: ${name}: 127\\.0\\.0\\.1:${port} is already in use$`));
+        assert.doesNotMatch(r.stdout, /listening|tiercel started/, 'a port was announced although start-up failed');
       }
     } finally {
       blocker.close();
