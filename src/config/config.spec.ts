@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { describe, it } from 'node:test';
-import { loadConfig } from './config';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KNOWN_VARIABLES, loadConfig, unknownVariables } from './config';
 import { ConfigError } from './parse';
 
 /** Asserts loadConfig(env) throws a ConfigError naming the variable, the value and the accepted form. */
@@ -261,5 +263,17 @@ describe('loadConfig rejects bad values with a ConfigError naming variable, valu
 
   it('keeps the raw value, untrimmed, in the message', () => {
     assertRejects({ LOG_LEVEL: ' loud ' }, 'LOG_LEVEL', ' loud ', /one of/);
+  });
+});
+
+describe('KNOWN_VARIABLES', () => {
+  it('is exactly the Tiercel variables the README documents (besides OTEL_*)', () => {
+    const readme = readFileSync(join(__dirname, '../../../README.md'), 'utf8');
+    const documented = new Set([...readme.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((m) => m[1]!).filter((n) => !n.startsWith('OTEL_')));
+    assert.deepEqual([...KNOWN_VARIABLES].sort(), [...documented].sort());
+  });
+
+  it('warns about a Tiercel-looking name that is not one, naming the closest', () => {
+    assert.deepEqual(unknownVariables({ CACHE_SIZEMB: '5', PATH: '/bin', CACHE_SIZE_MB: '5' }), ['unknown variable CACHE_SIZEMB is ignored: did you mean CACHE_SIZE_MB?']);
   });
 });
