@@ -2,34 +2,14 @@
 // research would try, against a raw-socket origin that records every byte it receives. Seeded
 // and bounded: the same inputs on every run, a fixed count, a time limit per input.
 import assert from 'node:assert/strict';
-import { createServer, Server, Socket, connect } from 'node:net';
+import { createServer, Server, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { uniquePath } from '../support/fixture';
+import { prng, rawExchange } from '../support/raw';
 import { reverseProxy, TestProxy } from '../support/tiercel';
 
-/** mulberry32: a seeded PRNG. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** Sends raw bytes and collects the answer until the server closes or `ms` pass. */
-function raw(port: number, bytes: string | Buffer, ms = 1500): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    let out = '';
-    s.on('data', (d) => (out += d.toString('latin1')));
-    s.on('error', () => resolve(out));
-    s.on('close', () => resolve(out));
-    s.setTimeout(ms, () => s.destroy());
-    s.write(bytes);
-  });
-}
 
 /**
  * An origin speaking HTTP by hand: it records every byte received, answers each request line
@@ -99,7 +79,7 @@ describe('hostile suite', () => {
   for (const [name, bytes] of ATTEMPTS) {
     it(`smuggling by ${name}: the hidden request never reaches the origin as a request of its own`, async () => {
       const before = origin.received().length;
-      const answer = await raw(proxy.port, bytes);
+      const answer = await rawExchange(proxy.port, bytes);
       const seen = origin.received().slice(before);
       assert.doesNotMatch(seen, /(^|\r\n)GET \/smuggled /, `the origin received a smuggled request:\n${seen}`);
       // Tiercel answers the client's first request, or refuses it; it never answers twice for one message.
@@ -147,7 +127,7 @@ describe('hostile suite', () => {
       let input = '';
       const n = 3 + Math.floor(random() * 12);
       for (let k = 0; k < n; k++) input += pieces[Math.floor(random() * pieces.length)];
-      const answer = await raw(proxy.port, Buffer.from(input, 'latin1'), 300);
+      const answer = await rawExchange(proxy.port, Buffer.from(input, 'latin1'), 300);
       assert.ok(answer === '' || /^HTTP\/1\.1 \d{3} /.test(answer), `input ${i} ${JSON.stringify(input)} got ${JSON.stringify(answer.slice(0, 60))}`);
     }
     const ok = await proxy.get(uniquePath('after-fuzz'));

@@ -8,17 +8,9 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { sleep } from '../support/client';
 import { uniquePath, useReverseProxy } from '../support/fixture';
+import { prng } from '../support/raw';
 import { reverseProxy, TestProxy } from '../support/tiercel';
 
-/** A seeded PRNG (mulberry32): the same faults on every run. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('a stalled request body', () => {
   const f = useReverseProxy({ UPSTREAM_CONNECTIONS: '1', REQUEST_BODY_TIMEOUT: '500ms' });
