@@ -66,8 +66,9 @@ export function upstreamHeaders(u: UpstreamRequest, p: HeaderPolicy): string[] {
     if (name === 'surrogate-capability' && p.surrogate !== null) { capability = capability ? `${capability}, ${raw[i + 1]}` : raw[i + 1]; continue; }
     out.push(raw[i]!, raw[i + 1]!);
   }
-  const clientHost = req.headers.host;
-  out.push('host', p.preserveHost && clientHost ? clientHost : u.targetHost);
+  // The origin is asked for exactly the authority the cache key holds (lower-cased, no default
+  // port): a Host spelled differently must not make it render another page under the same key.
+  out.push('host', p.preserveHost && u.authority ? u.authority : u.targetHost);
   if (cacheable) {
     // The forwarded Accept-Encoding is the normalised one, so the stored variant matches its key.
     const ae = normalizeAcceptEncoding(req.headers['accept-encoding']);

@@ -1,25 +1,13 @@
 // Hostile clients: one client must not change what another gets (unkeyed inputs, key
 // injection), and malformed requests are refused, never dialled or cached.
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { send } from '../support/client';
 import { uniquePath, useReverseProxy } from '../support/fixture';
+import { rawExchange } from '../support/raw';
 import { startOrigin, TestOrigin } from '../support/origin';
 import { startProxy, TestProxy } from '../support/tiercel';
 
-/** Writes raw bytes to a port and collects what comes back until the server closes or 1.5 s pass. */
-function raw(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    let out = '';
-    s.on('data', (d) => (out += d));
-    s.on('error', () => resolve(out));
-    s.on('close', () => resolve(out));
-    s.setTimeout(1500, () => s.destroy());
-    s.write(bytes);
-  });
-}
 
 /** An origin route that reflects what a page would be built from. */
 function reflecting(origin: TestOrigin, path: string): void {
@@ -81,7 +69,7 @@ describe('the cache key', () => {
     f.origin.handle(`/p/r${path}`, (_req, res) => void res.writeHead(200, { 'cache-control': 'max-age=60' }).end('victim page'));
     f.origin.handle(path, (_req, res) => void res.writeHead(200, { 'cache-control': 'max-age=60' }).end('attacker page'));
     for (const host of ['victim.test/p/r', 'victim.test?x=', 'victim.test#frag', 'user@victim.test', 'victim.test:99999', 'bad host']) {
-      const r = await raw(f.proxy.port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      const r = await rawExchange(f.proxy.port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
       assert.match(r, /^HTTP\/1\.1 400 /, `Host: ${host}: ${r.split('\r\n')[0]}`);
     }
     const victim = await f.proxy.get(`/p/r${path}`, { headers: { host: 'victim.test' } });
@@ -89,8 +77,17 @@ describe('the cache key', () => {
     assert.equal(f.origin.count(path), 0, 'no request with a malformed Host reached the origin');
   });
 
+  it('the origin is asked for the normalised authority the key holds, not the client\'s spelling', async () => {
+    const path = uniquePath('host-spelling');
+    f.origin.handle(path, (req, res) => void res.writeHead(200, { 'cache-control': 'max-age=60' }).end(`rendered for ${req.headers.host}`));
+    const odd = await f.proxy.get(path, { headers: { host: 'VICTIM.Test:80' } });
+    assert.equal(odd.body, 'rendered for victim.test');
+    const victim = await f.proxy.get(path, { headers: { host: 'victim.test' } });
+    assert.equal(victim.body, 'rendered for victim.test');
+  });
+
   it('two Host fields are refused', async () => {
-    const r = await raw(f.proxy.port, `GET ${uniquePath('two-hosts')} HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\nConnection: close\r\n\r\n`);
+    const r = await rawExchange(f.proxy.port, `GET ${uniquePath('two-hosts')} HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\nConnection: close\r\n\r\n`);
     assert.match(r, /^HTTP\/1\.1 400 /);
   });
 
@@ -136,7 +133,7 @@ describe('malformed request lines', () => {
   const f = useReverseProxy();
 
   it('an HTTP/0.9 request line is refused', async () => {
-    const r = await raw(f.proxy.port, 'GET /\r\n\r\n');
+    const r = await rawExchange(f.proxy.port, 'GET /\r\n\r\n');
     assert.match(r, /^HTTP\/1\.1 400 /);
     assert.equal(f.origin.count('/'), 0);
   });
@@ -151,7 +148,7 @@ describe('CONNECT targets in forward mode', () => {
 
   for (const target of ['[::1:443', '::1:443', '[::1]x:443', 'host:', ':443', 'a b:443', '[zz::1]:443']) {
     it(`refuses CONNECT ${target} with 400 before dialling`, async () => {
-      const r = await raw(proxy.port, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+      const r = await rawExchange(proxy.port, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
       assert.match(r, /^HTTP\/1\.1 400 /, r.split('\r\n')[0]);
     });
   }
