@@ -260,6 +260,7 @@ export class Fill implements FillHandle {
       refusal,
       ttlSeconds: this.storing ? Math.floor(this.decision!.freshness.lifetimeMs / 1000) : null,
       failure,
+      governedBy: this.decision !== null && this.decision.governedBy !== 'cache-control' ? this.decision.governedBy : null,
     };
   }
 
@@ -299,9 +300,9 @@ export class Fill implements FillHandle {
     }
     const { storeOptions, surrogateName, freshness } = this.ctx;
     const merged = mergeNotModified(storedFields(stale.headers, storeOptions.slots.length), fields);
-    const cc = responseDirectives(merged, surrogateName);
+    const directives = responseDirectives(merged, surrogateName);
     const updated = createCachedResponse(
-      { status: stale.status, fields: merged, body: stale.body, cc, freshness: responseFreshness(stale.status, merged, cc, this.responseTime, freshness), varyNames: stale.varyNames, tags: stale.tags, requestTime: this.requestTime, responseTime: this.responseTime },
+      { status: stale.status, fields: merged, body: stale.body, cc: directives.cc, freshness: responseFreshness(stale.status, merged, directives, this.responseTime, freshness), varyNames: stale.varyNames, tags: stale.tags, requestTime: this.requestTime, responseTime: this.responseTime },
       storeOptions,
     );
     this.store(updated);

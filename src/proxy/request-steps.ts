@@ -411,7 +411,7 @@ export class RequestSteps {
     const answer304 = storing && status === 200 && isConditional(req.headers)
       && notModified(req.headers, firstValue(fields.etag), firstValue(fields['last-modified']), firstValue(fields.date));
     const refusal = head.refusal !== null && head.refusal !== 'pass' ? head.refusal : null;
-    tx.record = originRecord(tx.purpose === 'pass' ? 'pass' : 'miss', tx.reason, status, storing, head.ttlSeconds, tx.detail ?? refusal);
+    tx.record = originRecord(tx.purpose === 'pass' ? 'pass' : 'miss', tx.reason, status, storing, head.ttlSeconds, tx.detail ?? refusal ?? head.governedBy);
     tx.cacheStatus = cacheStatusOf(this.name, tx.record);
     const out = clientHeaders(fields, tx.cacheStatus, this.headers, answer304);
     this.d.telemetry.appendHeaders(tx, out);
