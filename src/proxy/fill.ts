@@ -113,6 +113,8 @@ export interface FillSpec {
   permit: FillPermit | null;
   /** This key was remembered as uncacheable; a storable answer clears that. */
   hitForPass: boolean;
+  /** Where the origin's interim (1xx) responses go as they arrive: the client that started the fill; null for nobody. */
+  interim: ((status: number, headers: Record<string, string | string[] | undefined>) => void) | null;
 }
 
 /**
@@ -268,7 +270,12 @@ export class Fill implements FillHandle {
   private request(d: Dispatcher, body: Readable | null): Promise<Dispatcher.ResponseData> {
     const { spec } = this;
     if (spec.path === '*') return requestAsterisk(spec.target, spec.headers, this.abort.signal, this.ctx.upstreamTimeoutMs);
-    return d.request({ origin: spec.target.origin, path: spec.path, method: spec.method, headers: spec.headers, body, signal: this.abort.signal });
+    const interim = spec.interim;
+    return d.request({
+      origin: spec.target.origin, path: spec.path, method: spec.method, headers: spec.headers, body, signal: this.abort.signal,
+      // Passed through to a client still there, never kept (RFC 9110 §15.2).
+      onInfo: interim === null ? undefined : (info) => { if (!this.clientGone) interim(info.statusCode, info.headers); },
+    });
   }
 
   /**

@@ -16,6 +16,7 @@ import { RequestTelemetry, traceFields } from '../telemetry/request-telemetry';
 import { Delivery } from './delivery';
 import { FillFactory } from './fill';
 import type { FillHead } from './fill-handle';
+import { forwardInterim } from './interim';
 import { Acquired, FillLock, NOT_STORED } from './fill-lock';
 import type { HitForPass } from './hit-for-pass';
 import { clientHeaders, HeaderPolicy, headerPolicy, upstreamHeaders } from './origin-headers';
@@ -242,6 +243,7 @@ export class RequestSteps {
       otelContext: traced?.context ?? null,
       permit: acquired.permit,
       hitForPass: false,
+      interim: null,
     });
     fill.head
       .then((head) => {
@@ -348,6 +350,7 @@ export class RequestSteps {
       otelContext: tx.otelContext,
       permit: tx.permit,
       hitForPass: tx.hitForPass,
+      interim: (status, fields) => void forwardInterim(tx.res, req.httpVersionMajor === 1 && req.httpVersionMinor === 0, status, fields),
     });
     tx.permit = null;
     tx.fill = fill;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,8 +9,7 @@ import { reverseProxy, TestProxy } from '../support/tiercel';
 /**
  * The current revision of the public HTTP cache test suite (the one behind cache-tests.fyi's
  * published results, kept read-only in ../shared/cache-tests/) run against Tiercel in reverse mode.
- * The suite is copied under dist/ so that its client resolves `undici` from the project's
- * node_modules. Tiercel's results land in docs/conformance/current/ next to the published peers'
+ * The suite is copied under dist/ (the copy, never the original, is what runs). Tiercel's results land in docs/conformance/current/ next to the published peers'
  * results, with a table of all of them counted the same way (test/conformance/judge.mjs).
  */
 
@@ -77,6 +76,11 @@ describe('current cache-tests suite (cache-tests.fyi) against reverse mode', () 
     assert.ok(existsSync(join(SOURCE, 'tests/index.mjs')), `the cache-tests suite is not at ${SOURCE} (set CACHE_TESTS_DIR)`);
     rmSync(SUITE, { recursive: true, force: true });
     cpSync(SOURCE, SUITE, { recursive: true });
+    // The suite's client is written for undici 7 (its package.json): its interim-response
+    // interceptor composes an undici Agent into Node 24's fetch, which undici 8 (Tiercel's own
+    // origin client) does not fit. cache-tests-undici is undici 7 under another name.
+    mkdirSync(join(SUITE, 'node_modules'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules/cache-tests-undici'), join(SUITE, 'node_modules/undici'), 'dir');
     tmp = mkdtempSync(join(tmpdir(), 'tiercel-cache-tests-'));
     origin = await startSuiteOrigin(tmp);
     proxy = await reverseProxy(`http://127.0.0.1:${origin.port}`, { LOG_LEVEL: 'silent' });
