@@ -33,6 +33,8 @@ export interface StorabilityInputs {
   varyStar: boolean;
   hasValidator: boolean;
   freshness: Freshness;
+  /** A 206 to a Range request, kept as a part (RFC 9111 §3.3) instead of refused. */
+  partialStorage?: boolean;
 }
 
 /** Whether a shared cache may store a response (RFC 9111 §3); null when it may. */
@@ -40,7 +42,7 @@ export function storeRefusal(i: StorabilityInputs): StoreRefusal | null {
   // §3: the request method is understood and cacheable; Tiercel stores GET only (HEAD is served from GET).
   if (i.method !== 'GET') return 'method';
   // §3: a final status; 206 is never stored as a full object and 304 only updates (§3.3, §4.3.4).
-  if (i.status === 206) return 'partial';
+  if (i.status === 206 && i.partialStorage !== true) return 'partial';
   if (i.status < 200 || i.status === 304 || i.status > 599) return 'status';
   // §5.2.2.3: must-understand lets a cache that understands the status ignore no-store.
   if (i.responseCc.mustUnderstand) {

@@ -22,6 +22,8 @@ export interface StoreDecisionInputs {
   surrogateName: string | null;
   stripSetCookie: boolean;
   maxObjectBytes: number;
+  /** The request was a Range request whose 206 may be stored as a part (RFC 9111 §3.3). */
+  partialStorage?: boolean;
 }
 
 export interface StoreDecision {
@@ -93,6 +95,7 @@ export function decideStore(i: StoreDecisionInputs, policy: FreshnessPolicy): St
     varyStar: vary.star,
     hasValidator: i.fields.etag !== undefined || i.fields['last-modified'] !== undefined,
     freshness,
+    partialStorage: i.partialStorage,
   });
   const length = contentLength(i.fields['content-length']);
   if (refusal === null && length !== null && length > i.maxObjectBytes) refusal = 'too-large';

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { Context, Span } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { CachedResponse, createCachedResponse, deliverySlots, StoreOptions, storedFields } from '../cache/cached-response';
+import { CachedResponse, CachedResponseInput, createCachedResponse, deliverySlots, StoreOptions, storedFields, storedPart } from '../cache/cached-response';
 import { TieredCache } from '../cache/tiered-cache';
 import { LOGGER } from '../common/logger';
 import { deliveryHeaders, TiercelConfig } from '../config/config';
@@ -16,6 +16,7 @@ import type { FreshnessPolicy } from '../http-cache/freshness';
 import { firstValue, ResponseFields } from '../http-cache/headers';
 import { unsafeMethodTargets } from '../http-cache/invalidation-targets';
 import { mergeNotModified } from '../http-cache/not-modified';
+import { combineParts, isWhole, receivedPart, strongValidatorsMatch } from '../http-cache/partial';
 import { contentLength, decideStore, responseDirectives, responseFreshness, StoreDecision } from '../http-cache/store-decision';
 import { isOriginError } from '../http-cache/stale-if-error';
 import { parseTags } from '../invalidation/invalidation';
@@ -115,6 +116,12 @@ export interface FillSpec {
   hitForPass: boolean;
   /** Where the origin's interim (1xx) responses go as they arrive: the client that started the fill; null for nobody. */
   interim: ((status: number, headers: Record<string, string | string[] | undefined>) => void) | null;
+  /**
+   * A Range request (RFC 9111 §3.3, §3.4): a 206 is stored as a part under primaryKey, combined
+   * with the part already stored when they are of one representation, and stored whole under
+   * wholeKey once the parts cover it; a 200 answer is stored under wholeKey.
+   */
+  part: { stored: CachedResponse | undefined; wholeKey: string } | null;
 }
 
 /**
@@ -244,6 +251,7 @@ export class Fill implements FillHandle {
         surrogateName: ctx.surrogateName,
         stripSetCookie: ctx.storeOptions.stripSetCookie,
         maxObjectBytes: ctx.maxObjectBytes,
+        partialStorage: spec.part !== null,
       }, ctx.freshness);
       refusal = this.decision.refusal;
     }
@@ -365,11 +373,13 @@ export class Fill implements FillHandle {
         }
         const d = this.decision!;
         const fields = this.response!.headers as ResponseFields;
-        const obj = createCachedResponse(
-          { status: this.response!.statusCode, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: d.responseCc, freshness: d.freshness, varyNames: d.vary.names, tags: parseTags(fields['surrogate-key'], fields['cache-tag']), requestTime: this.requestTime, responseTime: this.responseTime },
-          ctx.storeOptions,
-        );
-        this.store(obj);
+        const input = { status: this.response!.statusCode, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: d.responseCc, freshness: d.freshness, varyNames: d.vary.names, tags: parseTags(fields['surrogate-key'], fields['cache-tag']), requestTime: this.requestTime, responseTime: this.responseTime };
+        if (spec.part === null) this.store(createCachedResponse(input, ctx.storeOptions), spec.primaryKey);
+        else if (input.status !== 206) this.store(createCachedResponse(input, ctx.storeOptions), spec.part.wholeKey);
+        else if (!this.storePart(input, spec.part)) {
+          this.end('not-stored', NOT_STORED);
+          return resolve(true);
+        }
         this.end('stored', { stored: true, failure: null });
         resolve(true);
       });
@@ -390,8 +400,32 @@ export class Fill implements FillHandle {
     });
   }
 
-  private store(obj: CachedResponse): void {
-    this.ctx.cache.store(this.spec.primaryKey, this.spec.requestHeaders, obj).catch((err: unknown) => this.ctx.log.warn({ err, key: this.spec.primaryKey }, 'cache write failed'));
+  private store(obj: CachedResponse, key = this.spec.primaryKey): void {
+    this.ctx.cache.store(key, this.spec.requestHeaders, obj).catch((err: unknown) => this.ctx.log.warn({ err, key }, 'cache write failed'));
+  }
+
+  /**
+   * A 206 kept as a part (RFC 9111 §3.3), joined to the stored part when both carry the same strong
+   * validator (§3.4) and the two stay within the object cap; stored whole once they cover the
+   * representation. False when the 206 holds no usable part (no complete length, too many bytes).
+   */
+  private storePart(input: CachedResponseInput, part: { stored: CachedResponse | undefined; wholeKey: string }): boolean {
+    let p = receivedPart(firstValue(input.fields['content-range']), input.body);
+    if (p === null) return false;
+    const prior = part.stored === undefined ? null : storedPart(part.stored);
+    if (prior !== null && strongValidatorsMatch(part.stored!.etag, firstValue(input.fields.etag))) {
+      const joined = combineParts(prior, p);
+      if (joined !== null && joined.body.length <= this.ctx.maxObjectBytes) p = joined;
+    }
+    const fields: ResponseFields = { ...input.fields };
+    if (isWhole(p)) {
+      delete fields['content-range'];
+      this.store(createCachedResponse({ ...input, status: 200, fields, body: p.body }, this.ctx.storeOptions), part.wholeKey);
+    } else {
+      fields['content-range'] = `bytes ${p.start}-${p.start + p.body.length - 1}/${p.complete}`;
+      this.store(createCachedResponse({ ...input, fields, body: p.body }, this.ctx.storeOptions));
+    }
+    return true;
   }
 
   /** Once per fill: counted, the permit settled (waking the waiters), the origin span ended. */
