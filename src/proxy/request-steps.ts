@@ -5,7 +5,7 @@ import { LOGGER } from '../common/logger';
 import type { TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { CachedResponse, storedPart } from '../cache/cached-response';
-import { emptyLookup, TieredCache } from '../cache/tiered-cache';
+import { emptyLookup, partialKey, TieredCache } from '../cache/tiered-cache';
 import { parseCacheControl } from '../http-cache/cache-control';
 import { isConditional, notModified } from '../http-cache/conditional';
 import { connectionTokens, firstValue, isHopByHop } from '../http-cache/headers';
@@ -19,10 +19,6 @@ import type { FillHead } from './fill-handle';
 import { forwardInterim } from './interim';
 import { rangeFromPart } from '../http-cache/partial';
 
-/** Where a URL's stored part lives (RFC 9111 §3.3): apart from the whole object, '#' never being in a request-target. */
-export function partialKey(primaryKey: string): string {
-  return `${primaryKey}#206`;
-}
 import { Acquired, FillLock, NOT_STORED } from './fill-lock';
 import type { HitForPass } from './hit-for-pass';
 import { clientHeaders, HeaderPolicy, headerPolicy, upstreamHeaders } from './origin-headers';
@@ -42,6 +38,7 @@ import { UpstreamClient } from './upstream.client';
  *    │                                       ├──► refresh ──► deliver           stale-while-revalidate: a fill nobody delivers
  *    │                                       ├──► coalesce ──► fetch | wait     stale, must validate: the fill lock
  *    │                                       └──► miss ──► coalesce | fetch     nothing usable
+ *    │                                             └──► partial ──► deliver | fetch   a Range GET: a stored part (RFC 9111 §3.3)
  *    ├──► pass ──► fetch                                                         other methods
  *    └──► purge
  *   coalesce: leader ──► fetch;  follower ──► wait ──► deliver (collapsed) | stale-if-error | fetch

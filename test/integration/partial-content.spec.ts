@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cacheStatus, uniquePath, useReverseProxy } from '../support/fixture';
-import { HOST, ON_HOST, twoInstances, waitForL2 } from '../support/l2';
+import { HOST, invalidate, ON_HOST, twoInstances, waitForL2 } from '../support/l2';
 import { startOrigin, TestOrigin } from '../support/origin';
 import { RedisProcess, startRedis } from '../support/redis';
 import type { TestProxy } from '../support/tiercel';
@@ -136,6 +136,22 @@ describe('partial content in L2 (a real redis-server)', () => {
     assert.equal(whole.status, 200);
     assert.equal(whole.body, BODY);
     assert.match(cacheStatus(whole), /; hit; detail=l2/);
+    assert.equal(origin.count(path), 2);
+  });
+
+  it('invalidating a URL removes its stored part too, from L2 and from the other instance\'s L1', async () => {
+    const path = uniquePath('l2-part-purge');
+    origin.handle(path, ranged('"r3"'));
+    await a.get(path, { headers: { ...ON_HOST.headers, range: 'bytes=0-4' } });
+    await waitForL2(client, `${path}#206`);
+    const before = await b.get(path, { headers: { ...ON_HOST.headers, range: 'bytes=0-1' } });
+    assert.match(cacheStatus(before), /; hit; detail=l2/);
+    const r = await invalidate(a, { urls: [`http://${HOST}${path}`] });
+    assert.equal(r.status, 200);
+    await new Promise((res) => setTimeout(res, 200));
+    // B held the part in its L1 (from the hit) and both share L2: neither may answer from it now.
+    const after = await b.get(path, { headers: { ...ON_HOST.headers, range: 'bytes=0-1' } });
+    assert.doesNotMatch(cacheStatus(after), /; hit/);
     assert.equal(origin.count(path), 2);
   });
 });
