@@ -71,3 +71,22 @@ export function storeRefusal(i: StorabilityInputs): StoreRefusal | null {
   if (!reusable || (i.freshness.source === 'none' && !i.responseCc.noCache && !i.hasValidator)) return 'no-freshness';
   return null;
 }
+
+/**
+ * Whether a POST response may be stored for later GETs of its target (RFC 9110 §9.3.3: "Responses
+ * to POST requests are only cacheable when they include explicit freshness information and a
+ * Content-Location header field that has the same value as the POST's target URI"). Tiercel takes
+ * only a Content-Location that is a path reference resolving to the request's own path and query;
+ * an absolute one, which names some authority, is not trusted to be this origin. Explicit freshness
+ * is checked by the caller, from the governing directives.
+ */
+export function postNamesItsTarget(contentLocation: string | string[] | undefined, path: string): boolean {
+  if (typeof contentLocation !== 'string' || !contentLocation.startsWith('/') || contentLocation.startsWith('//')) return false;
+  try {
+    const base = new URL(`http://target.invalid${path}`);
+    const cl = new URL(contentLocation, base);
+    return cl.host === 'target.invalid' && cl.pathname + cl.search === base.pathname + base.search;
+  } catch {
+    return false;
+  }
+}

@@ -11,11 +11,12 @@ import { deliveryHeaders, TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { InvalidationService } from '../invalidation/invalidation.service';
 import type { CacheControl } from '../http-cache/cache-control';
-import { validatorsMatch } from '../http-cache/conditional';
+import { isConditional, validatorsMatch } from '../http-cache/conditional';
 import type { FreshnessPolicy } from '../http-cache/freshness';
 import { firstValue, ResponseFields } from '../http-cache/headers';
 import { unsafeMethodTargets } from '../http-cache/invalidation-targets';
 import { mergeNotModified } from '../http-cache/not-modified';
+import { postNamesItsTarget } from '../http-cache/storability';
 import { combineParts, isWhole, receivedPart, strongValidatorsMatch } from '../http-cache/partial';
 import { contentLength, decideStore, responseDirectives, responseFreshness, StoreDecision } from '../http-cache/store-decision';
 import { isOriginError } from '../http-cache/stale-if-error';
@@ -91,6 +92,9 @@ export class FillFactory {
     return new Fill(this.context, spec);
   }
 }
+
+/** Freshness the origin gave explicitly (RFC 9111 §4.2.1), as a POST response needs to be stored. */
+const EXPLICIT = new Set(['s-maxage', 'max-age', 'expires']);
 
 /** One origin fetch, as the request that starts it describes it. */
 export interface FillSpec {
@@ -238,11 +242,14 @@ export class Fill implements FillHandle {
         refusal = 'status';
       }
     }
-    if (spec.purpose === 'pass') {
+    // A POST whose response names its own target as Content-Location may be stored for GETs (RFC 9110 §9.3.3).
+    const post = spec.purpose === 'pass' && spec.method === 'POST' && spec.part === null && !isConditional(spec.requestHeaders)
+      && postNamesItsTarget(fields['content-location'], spec.path);
+    if (spec.purpose === 'pass' && !post) {
       refusal = 'pass';
     } else if (refusal === null) {
       this.decision = decideStore({
-        method: spec.purpose === 'refresh' ? 'GET' : spec.method,
+        method: spec.purpose === 'refresh' || post ? 'GET' : spec.method,
         status,
         fields,
         requestCc: spec.requestCc,
@@ -254,6 +261,7 @@ export class Fill implements FillHandle {
         partialStorage: spec.part !== null,
       }, ctx.freshness);
       refusal = this.decision.refusal;
+      if (post && refusal === null && !EXPLICIT.has(this.decision.freshness.source)) refusal = 'pass';
     }
     if (refusal !== null && refusal !== 'pass' && spec.purpose === 'miss') ctx.hitForPass.mark(spec.key);
     if (refusal === null && spec.hitForPass) ctx.hitForPass.clear(spec.key);
