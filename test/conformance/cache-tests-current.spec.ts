@@ -123,6 +123,8 @@ describe('current cache-tests suite (cache-tests.fyi) against reverse mode', () 
     writeFileSync(join(OUT, 'table.md'), table);
     // The peers' published results, next to Tiercel's, as the table counted them.
     for (const p of peers) writeFileSync(join(OUT, p.file), readFileSync(join(SUITE, 'results', p.file)));
+    // They are the suite's (BSD-3-Clause): its licence goes with them.
+    writeFileSync(join(OUT, 'LICENSE-cache-tests'), readFileSync(join(SUITE, 'LICENSE')));
 
     const list = (entries: Entry[]) => entries.map((e) => `${e.id} (${e.outcome}${e.detail ? `: ${e.detail}` : ''})`).join('\n  ');
     assert.equal(summary.required.total, 160, 'the suite revision changed: required tests applying to a proxy');
