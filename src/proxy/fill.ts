@@ -17,7 +17,7 @@ import { firstValue, ResponseFields } from '../http-cache/headers';
 import { unsafeMethodTargets } from '../http-cache/invalidation-targets';
 import { mergeNotModified } from '../http-cache/not-modified';
 import { postNamesItsTarget } from '../http-cache/storability';
-import { combineParts, isWhole, receivedPart, strongValidatorsMatch } from '../http-cache/partial';
+import { combineParts, isWhole, parseContentRange, receivedPart, strongValidatorsMatch } from '../http-cache/partial';
 import { contentLength, decideStore, responseDirectives, responseFreshness, StoreDecision } from '../http-cache/store-decision';
 import { isOriginError } from '../http-cache/stale-if-error';
 import { parseTags } from '../invalidation/invalidation';
@@ -262,6 +262,8 @@ export class Fill implements FillHandle {
       }, ctx.freshness);
       refusal = this.decision.refusal;
       if (post && refusal === null && !EXPLICIT.has(this.decision.freshness.source)) refusal = 'pass';
+      // A 206 without one byte range of known length (multipart/byteranges, `*` lengths) is no part to keep.
+      if (spec.part !== null && status === 206 && refusal === null && parseContentRange(firstValue(fields['content-range'])) === null) refusal = 'partial';
     }
     if (refusal !== null && refusal !== 'pass' && spec.purpose === 'miss') ctx.hitForPass.mark(spec.key);
     if (refusal === null && spec.hitForPass) ctx.hitForPass.clear(spec.key);

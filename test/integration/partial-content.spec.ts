@@ -79,6 +79,19 @@ describe('partial content in L1 (RFC 9111 §3.3, §3.4)', () => {
     assert.equal(f.origin.count(path), 4);
   });
 
+  it('a multipart/byteranges 206 is passed on, not stored as a part', async () => {
+    const path = uniquePath('part-multi');
+    f.origin.handle(path, (_req, res) => {
+      res.writeHead(206, { 'cache-control': 'max-age=60', 'content-type': 'multipart/byteranges; boundary=B' });
+      res.end('--B\r\nContent-Range: bytes 0-1/10\r\n\r\n01\r\n--B\r\nContent-Range: bytes 5-6/10\r\n\r\n56\r\n--B--\r\n');
+    });
+    const a = await f.proxy.get(path, range('0-1,5-6'));
+    assert.equal(a.status, 206);
+    assert.doesNotMatch(cacheStatus(a), /stored/);
+    await f.proxy.get(path, range('0-1,5-6'));
+    assert.equal(f.origin.count(path), 2);
+  });
+
   it('a 206 holding more bytes than its Content-Range names is passed on but not stored', async () => {
     const path = uniquePath('part-lies');
     f.origin.handle(path, (_req, res) => {
