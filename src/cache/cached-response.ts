@@ -1,6 +1,7 @@
 import type { CacheControl } from '../http-cache/cache-control';
 import { correctedInitialAge, Freshness } from '../http-cache/freshness';
 import { connectionTokens, firstValue, isHopByHop, ResponseFields } from '../http-cache/headers';
+import { Part, receivedPart } from '../http-cache/partial';
 import type { StoredFreshness } from '../http-cache/reuse';
 
 /**
@@ -152,4 +153,11 @@ export function usableMs(obj: CachedResponse, now: number): number {
 
 export function hasValidator(obj: CachedResponse): boolean {
   return obj.etag !== undefined || obj.lastModified !== undefined;
+}
+
+/** The part a stored 206 holds (RFC 9111 §3.3), from its stored Content-Range; null for any other object. */
+export function storedPart(obj: CachedResponse): Part | null {
+  if (obj.status !== 206) return null;
+  for (let i = 0; i < obj.headers.length; i += 2) if (obj.headers[i] === 'content-range') return receivedPart(obj.headers[i + 1], obj.body);
+  return null;
 }

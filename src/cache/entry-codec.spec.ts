@@ -35,6 +35,19 @@ describe('L2 entry format', () => {
     assert.deepEqual(back.tags, ['a', 'b']);
   });
 
+  it('round-trips a stored part (206) and refuses one whose Content-Range does not name its body', () => {
+    const part = (range: string | undefined) => createCachedResponse(
+      { status: 206, fields: { ...(range === undefined ? {} : { 'content-range': range }), etag: '"p"' }, body: Buffer.from('01234'), cc: parseCacheControl('max-age=60'), freshness: { lifetimeMs: 60_000, source: 'max-age' }, varyNames: [], tags: [], requestTime: T, responseTime: T },
+      { via: null, slots, stripSetCookie: false, stripTags: true },
+    );
+    const back = decodeEntry(encodeEntry(part('bytes 3-7/10'), slots), slots);
+    assert.ok(back !== null && back.kind === 'response' && back.status === 206);
+    assert.equal(back.body.toString(), '01234');
+    for (const bad of ['bytes 3-8/10', 'bytes 3-6/10', 'bytes 3-7/*', undefined]) {
+      assert.equal(decodeEntry(encodeEntry(part(bad), slots), slots), null, String(bad));
+    }
+  });
+
   it('round-trips a Vary index', () => {
     const back = decodeEntry(encodeEntry(varyIndex(['accept', 'accept-language']), slots), slots);
     assert.ok(back !== null && back.kind === 'vary');

@@ -1,3 +1,4 @@
+import { parseContentRange, receivedPart } from '../http-cache/partial';
 import type { CacheEntry } from './cache-entry';
 import { CachedResponse, headerBytes } from './cached-response';
 import { VaryIndex } from './vary-index';
@@ -93,6 +94,13 @@ const MAX_HEADER_FIELDS = 500;
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 const isMs = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const optionalString = (v: unknown): v is string | undefined => v === undefined || (typeof v === 'string' && FIELD_VALUE.test(v));
+function validPart(h: readonly string[], body: Buffer): boolean {
+  const i = h.indexOf('content-range');
+  if (i === -1 || i % 2 !== 0 || h.indexOf('content-range', i + 1) !== -1) return false;
+  const p = receivedPart(h[i + 1], body);
+  return p !== null && parseContentRange(h[i + 1])!.end === p.start + body.length - 1;
+}
+
 const names = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 64 && v.every((n) => typeof n === 'string' && FIELD_NAME.test(n));
 const tags = (v: unknown): v is string[] => Array.isArray(v) && v.every((n) => typeof n === 'string');
 
@@ -141,6 +149,8 @@ export function decodeEntry(buf: Buffer, slots: readonly string[]): CacheEntry |
   const body = buf.subarray(PREFIX + metaLength);
   if (!Number.isInteger(m.s) || m.s! < 200 || m.s! > 599) return null;
   if (!validHeaders(m.h, body.length)) return null;
+  // A stored part (RFC 9111 §3.3) names the bytes it holds; one whose Content-Range disagrees with its body is refused.
+  if (m.s === 206 && !validPart(m.h, body)) return null;
   if (!isTime(m.rq) || !isTime(m.rs) || !isMs(m.ia) || !isMs(m.lt) || !isMs(m.swr) || !isMs(m.sie)) return null;
   if (!optionalString(m.e) || !optionalString(m.lm) || !optionalString(m.d)) return null;
   if (m.v !== undefined && !names(m.v)) return null;

@@ -25,6 +25,16 @@ export function emptyLookup(): LookupOutcome {
 
 const VARIANT_SEPARATOR = '\u0001';
 
+/** Where a URL's stored part lives (RFC 9111 §3.3): apart from its whole object; '#' is never in a request-target. */
+export function partialKey(primaryKey: string): string {
+  return `${primaryKey}#206`;
+}
+
+/** A URL invalidated takes its stored part with it. */
+function withParts(target: InvalidationTarget): InvalidationTarget {
+  return target.kind === 'urls' ? { kind: 'urls', keys: target.keys.flatMap((k) => [k, partialKey(k)]) } : target;
+}
+
 /**
  * The cache as the request path sees it: a list of tiers, fastest first, behind one interface.
  * The first tier answers synchronously (an L1 hit allocates no Promise); the rest are asked in
@@ -141,6 +151,7 @@ export class TieredCache {
 
   /** Applies an invalidation to every tier, fastest first; per tier, how many objects it touched (null: unreachable). */
   async invalidate(target: InvalidationTarget, soft: boolean): Promise<Record<string, number | null>> {
+    target = withParts(target);
     const out: Record<string, number | null> = {};
     for (const tier of this.tiers) out[tier.name] = await tier.invalidate(target, soft);
     return out;
@@ -148,6 +159,7 @@ export class TieredCache {
 
   /** Applies an invalidation heard from another instance: only the tiers that instance cannot reach itself. */
   invalidateLocal(target: InvalidationTarget, soft: boolean): number {
+    target = withParts(target);
     let n = 0;
     for (const tier of this.tiers) {
       if (tier.shared) continue;

@@ -44,6 +44,12 @@ describe('parseHttpDate (RFC 9110 §5.6.7)', () => {
     assert.equal(new Date(parseHttpDate(`Monday, 01-Jan-${yy3} 00:00:00 GMT`)).getUTCFullYear(), past);
   });
 
+  it('forgives the letter case of GMT, and only that (§5.6.7: recipients robust in parsing timestamps)', () => {
+    assert.equal(parseHttpDate('Sun, 06 Nov 1994 08:49:37 gMT'), EXAMPLE);
+    assert.equal(parseHttpDate('Sunday, 06-Nov-94 08:49:37 gmt'), EXAMPLE);
+    assert.ok(Number.isNaN(parseHttpDate('Sun, 06 Nov 1994 08:49:37 utc')));
+  });
+
   it('returns NaN for anything that is not an HTTP-date', () => {
     for (const bad of [
       undefined, '', '0', '-1', 'yesterday', '1994-11-06T08:49:37Z', '784111777',

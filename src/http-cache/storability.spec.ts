@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parseCacheControl } from './cache-control';
 import { freshnessLifetime } from './freshness';
 import { formatHttpDate } from './http-date';
-import { StorabilityInputs, storeRefusal } from './storability';
+import { StorabilityInputs, storeRefusal, postNamesItsTarget } from './storability';
 
 const T0 = Date.UTC(2024, 0, 15, 12, 0, 0);
 
@@ -156,5 +156,16 @@ describe('storeRefusal (RFC 9111 §3)', () => {
   it('refuses a non-heuristically-cacheable status whose only merit is no-cache (§3)', () => {
     assert.notEqual(refusal({ status: 500, responseCc: 'no-cache' }), null);
     assert.notEqual(refusal({ status: 302, responseCc: 'no-cache' }), null);
+  });
+});
+
+describe('postNamesItsTarget (RFC 9110 §9.3.3)', () => {
+  it('accepts a path reference resolving to the request path and query only', () => {
+    assert.ok(postNamesItsTarget('/a/b?x=1', '/a/b?x=1'));
+    assert.ok(postNamesItsTarget('/a/./b', '/a/b'));
+    for (const [cl, path] of [['/a/b', '/a/b?x=1'], ['/a/c', '/a/b'], ['http://h/a/b', '/a/b'], ['//h/a/b', '/a/b'], ['b', '/a/b'], [undefined, '/a/b']] as const) {
+      assert.ok(!postNamesItsTarget(cl, path), `${cl} for ${path}`);
+    }
+    assert.ok(!postNamesItsTarget(['/a/b', '/a/b'], '/a/b'));
   });
 });

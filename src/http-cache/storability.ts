@@ -33,6 +33,8 @@ export interface StorabilityInputs {
   varyStar: boolean;
   hasValidator: boolean;
   freshness: Freshness;
+  /** A 206 to a Range request, kept as a part (RFC 9111 §3.3) instead of refused. */
+  partialStorage?: boolean;
 }
 
 /** Whether a shared cache may store a response (RFC 9111 §3); null when it may. */
@@ -40,7 +42,7 @@ export function storeRefusal(i: StorabilityInputs): StoreRefusal | null {
   // §3: the request method is understood and cacheable; Tiercel stores GET only (HEAD is served from GET).
   if (i.method !== 'GET') return 'method';
   // §3: a final status; 206 is never stored as a full object and 304 only updates (§3.3, §4.3.4).
-  if (i.status === 206) return 'partial';
+  if (i.status === 206 && i.partialStorage !== true) return 'partial';
   if (i.status < 200 || i.status === 304 || i.status > 599) return 'status';
   // §5.2.2.3: must-understand lets a cache that understands the status ignore no-store.
   if (i.responseCc.mustUnderstand) {
@@ -68,4 +70,23 @@ export function storeRefusal(i: StorabilityInputs): StoreRefusal | null {
     || (i.responseCc.staleWhileRevalidate ?? 0) > 0 || (i.responseCc.staleIfError ?? 0) > 0;
   if (!reusable || (i.freshness.source === 'none' && !i.responseCc.noCache && !i.hasValidator)) return 'no-freshness';
   return null;
+}
+
+/**
+ * Whether a POST response may be stored for later GETs of its target (RFC 9110 §9.3.3: "Responses
+ * to POST requests are only cacheable when they include explicit freshness information and a
+ * Content-Location header field that has the same value as the POST's target URI"). Tiercel takes
+ * only a Content-Location that is a path reference resolving to the request's own path and query;
+ * an absolute one, which names some authority, is not trusted to be this origin. Explicit freshness
+ * is checked by the caller, from the governing directives.
+ */
+export function postNamesItsTarget(contentLocation: string | string[] | undefined, path: string): boolean {
+  if (typeof contentLocation !== 'string' || !contentLocation.startsWith('/') || contentLocation.startsWith('//')) return false;
+  try {
+    const base = new URL(`http://target.invalid${path}`);
+    const cl = new URL(contentLocation, base);
+    return cl.host === 'target.invalid' && cl.pathname + cl.search === base.pathname + base.search;
+  } catch {
+    return false;
+  }
 }

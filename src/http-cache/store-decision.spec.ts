@@ -11,6 +11,31 @@ const inputs = (over: Partial<StoreDecisionInputs> = {}): StoreDecisionInputs =>
 });
 
 describe('store decision (RFC 9111 §3)', () => {
+  it('RFC 9213 §2.1: in reverse mode the first valid targeted field governs and Cache-Control and Expires are ignored', () => {
+    const fields = { 'cache-control': 'no-store', expires: new Date(T + 3600_000).toUTCString(), 'cdn-cache-control': 'max-age=30' };
+    const d = decideStore(inputs({ fields, surrogateName: 'tiercel' }), POLICY);
+    assert.equal(d.refusal, null);
+    assert.equal(d.governedBy, 'cdn-cache-control');
+    assert.equal(d.freshness.lifetimeMs, 30_000);
+    const own = decideStore(inputs({ fields: { ...fields, 'edge-cache-control': 'max-age=5' }, surrogateName: 'Edge' }), POLICY);
+    assert.equal(own.governedBy, 'edge-cache-control');
+    assert.equal(own.freshness.lifetimeMs, 5_000);
+    // A targeted field without freshness: Expires is ignored with Cache-Control.
+    const noTtl = decideStore(inputs({ fields: { expires: new Date(T + 3600_000).toUTCString(), date: new Date(T).toUTCString(), 'cdn-cache-control': 'must-revalidate' }, surrogateName: 'tiercel' }), POLICY);
+    assert.equal(noTtl.freshness.source, 'none');
+  });
+
+  it('forward mode (no surrogate name): targeted fields are not for Tiercel', () => {
+    const d = decideStore(inputs({ fields: { 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=30', 'tiercel-cache-control': 'max-age=30' } }), POLICY);
+    assert.equal(d.refusal, 'no-store');
+    assert.equal(d.governedBy, 'cache-control');
+  });
+
+  it('a 206 is stored only as a part of a Range request (RFC 9111 §3.3)', () => {
+    assert.equal(decideStore(inputs({ status: 206 }), POLICY).refusal, 'partial');
+    assert.equal(decideStore(inputs({ status: 206, partialStorage: true }), POLICY).refusal, null);
+  });
+
   it('stores a GET 200 with max-age, with its freshness and Vary', () => {
     const d = decideStore(inputs({ fields: { 'cache-control': 'max-age=60', vary: 'Accept-Language' } }), POLICY);
     assert.equal(d.refusal, null);

@@ -3,6 +3,7 @@ import { Freshness, FreshnessPolicy, freshnessLifetime } from './freshness';
 import { firstValue, ResponseFields } from './headers';
 import { StoreRefusal, storeRefusal } from './storability';
 import { surrogateControlFor } from './surrogate-control';
+import { targetedDirectives, targetList } from './targeted-cache-control';
 import { ParsedVary, parseVary } from './vary';
 
 export interface StoreDecisionInputs {
@@ -13,35 +14,63 @@ export interface StoreDecisionInputs {
   requestHasAuthorization: boolean;
   /** When the response arrived: the clock for freshness (RFC 9111 §4.2). */
   responseTime: number;
-  /** In reverse mode, Tiercel's name as a surrogate (Edge Architecture §2): its Surrogate-Control wins. */
+  /**
+   * In reverse mode, Tiercel's name (CACHE_NAME) as a targeted cache: `<name>-Cache-Control`, then
+   * CDN-Cache-Control (RFC 9213), then Surrogate-Control targeted at it (Edge Architecture §2) win
+   * over Cache-Control. Null in forward mode, where Tiercel does not act for the origin.
+   */
   surrogateName: string | null;
   stripSetCookie: boolean;
   maxObjectBytes: number;
+  /** The request was a Range request whose 206 may be stored as a part (RFC 9111 §3.3). */
+  partialStorage?: boolean;
 }
 
 export interface StoreDecision {
   refusal: StoreRefusal | 'too-large' | null;
   responseCc: CacheControl;
+  /** The field whose directives governed: cache-control, surrogate-control or a targeted field. */
+  governedBy: string;
   vary: ParsedVary;
   freshness: Freshness;
 }
 
-/**
- * The response directives Tiercel stores and computes freshness by: the Surrogate-Control
- * directives meant for it when it acts as a surrogate and there are any, else Cache-Control.
- */
-export function responseDirectives(fields: ResponseFields, surrogateName: string | null): CacheControl {
-  if (surrogateName !== null && fields['surrogate-control'] !== undefined) {
-    const sc = surrogateControlFor(fields['surrogate-control'], surrogateName);
-    if (sc !== null) return sc;
-  }
-  return parseCacheControl(fields['cache-control']);
+/** The directives a response is stored and judged fresh by, and the field they came from. */
+export interface GoverningDirectives {
+  cc: CacheControl;
+  /** Lower-case field name: `cache-control`, `surrogate-control`, or one of the target list (RFC 9213). */
+  field: string;
 }
 
-/** Freshness of a response (RFC 9111 §4.2.1), from its fields and the time it arrived. */
-export function responseFreshness(status: number, fields: ResponseFields, cc: CacheControl, responseTime: number, policy: FreshnessPolicy): Freshness {
+const targetLists = new Map<string, readonly string[]>();
+
+/**
+ * The response directives Tiercel stores and computes freshness by. In reverse mode, in this
+ * order: `<CACHE_NAME>-Cache-Control`, CDN-Cache-Control (RFC 9213 §2.1, the first valid,
+ * non-empty one), Surrogate-Control meant for Tiercel; else Cache-Control. An operator policy
+ * that overrides the origin sits above all of these; one that only supplies a default ttl, below.
+ */
+export function responseDirectives(fields: ResponseFields, surrogateName: string | null): GoverningDirectives {
+  if (surrogateName !== null) {
+    let targets = targetLists.get(surrogateName);
+    if (targets === undefined) targetLists.set(surrogateName, (targets = targetList(surrogateName)));
+    const targeted = targetedDirectives(fields, targets);
+    if (targeted !== null) return targeted;
+    if (fields['surrogate-control'] !== undefined) {
+      const sc = surrogateControlFor(fields['surrogate-control'], surrogateName);
+      if (sc !== null) return { cc: sc, field: 'surrogate-control' };
+    }
+  }
+  return { cc: parseCacheControl(fields['cache-control']), field: 'cache-control' };
+}
+
+/**
+ * Freshness of a response (RFC 9111 §4.2.1), from its fields and the time it arrived. When
+ * another field governs, Expires is ignored with Cache-Control (RFC 9213 §2.1).
+ */
+export function responseFreshness(status: number, fields: ResponseFields, d: GoverningDirectives, responseTime: number, policy: FreshnessPolicy): Freshness {
   return freshnessLifetime(
-    { status, cc, date: firstValue(fields.date), expires: firstValue(fields.expires), lastModified: firstValue(fields['last-modified']), responseTime },
+    { status, cc: d.cc, date: firstValue(fields.date), expires: d.field === 'cache-control' ? firstValue(fields.expires) : undefined, lastModified: firstValue(fields['last-modified']), responseTime },
     policy,
   );
 }
@@ -51,9 +80,10 @@ export function responseFreshness(status: number, fields: ResponseFields, cc: Ca
  * under. A body announced larger than the object cap is refused before any byte is read.
  */
 export function decideStore(i: StoreDecisionInputs, policy: FreshnessPolicy): StoreDecision {
-  const responseCc = responseDirectives(i.fields, i.surrogateName);
+  const directives = responseDirectives(i.fields, i.surrogateName);
+  const responseCc = directives.cc;
   const vary = parseVary(i.fields.vary);
-  const freshness = responseFreshness(i.status, i.fields, responseCc, i.responseTime, policy);
+  const freshness = responseFreshness(i.status, i.fields, directives, i.responseTime, policy);
   let refusal: StoreDecision['refusal'] = storeRefusal({
     method: i.method,
     status: i.status,
@@ -65,10 +95,11 @@ export function decideStore(i: StoreDecisionInputs, policy: FreshnessPolicy): St
     varyStar: vary.star,
     hasValidator: i.fields.etag !== undefined || i.fields['last-modified'] !== undefined,
     freshness,
+    partialStorage: i.partialStorage,
   });
   const length = contentLength(i.fields['content-length']);
   if (refusal === null && length !== null && length > i.maxObjectBytes) refusal = 'too-large';
-  return { refusal, responseCc, vary, freshness };
+  return { refusal, responseCc, governedBy: directives.field, vary, freshness };
 }
 
 /** Content-Length as a number; null when absent or not a plain decimal (RFC 9110 §8.6). */

@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CachedResponse, deliverySlots } from '../cache/cached-response';
+import { CachedResponse, deliverySlots, storedPart } from '../cache/cached-response';
 import { deliveryHeaders, TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { isConditional, notModified } from '../http-cache/conditional';
 import { firstValue, KEPT_IN_304 } from '../http-cache/headers';
 import { ifRangeMatches, parseRange } from '../http-cache/range';
+import { rangeFromPart } from '../http-cache/partial';
 import { RequestTelemetry } from '../telemetry/request-telemetry';
 import type { SynthAnswer, Transaction } from './transaction';
 
@@ -34,6 +35,12 @@ export class Delivery {
       return this.notModified(tx, obj, ageMs);
     }
     const range = req.headers.range;
+    if (obj.status === 206) {
+      // A stored part answers only a range within it (request-steps' partial step checked).
+      const part = storedPart(obj);
+      const r = part === null || range === undefined ? null : rangeFromPart(range, part);
+      if (r !== null) return this.range(tx, obj, ageMs, r, part!.start, part!.complete);
+    }
     if (range !== undefined && obj.status === 200 && ifRangeMatches(firstValue(req.headers['if-range']), obj.etag, obj.lastModified)) {
       const r = parseRange(range, obj.body.length);
       if (r !== null) return this.range(tx, obj, ageMs, r);
@@ -67,11 +74,10 @@ export class Delivery {
   }
 
   /** 206 or 416 from a stored full response (RFC 9110 §14, §15.3.7). */
-  private range(tx: Transaction, obj: CachedResponse, ageMs: number, r: { start: number; end: number } | 'unsatisfiable'): void {
-    const total = obj.body.length;
+  private range(tx: Transaction, obj: CachedResponse, ageMs: number, r: { start: number; end: number } | 'unsatisfiable', offset = 0, total = obj.body.length): void {
     const out: string[] = [];
     const end = obj.headers.length - this.slots.length;
-    for (let i = 0; i < end; i += 2) if (obj.headers[i] !== 'content-length') out.push(obj.headers[i]!, obj.headers[i + 1]!);
+    for (let i = 0; i < end; i += 2) if (obj.headers[i] !== 'content-length' && obj.headers[i] !== 'content-range') out.push(obj.headers[i]!, obj.headers[i + 1]!);
     out.push('age', String(Math.floor(ageMs / 1000)), 'cache-status', tx.cacheStatus);
     if (this.xCache) out.push('x-cache', 'HIT');
     this.telemetry.appendHeaders(tx, out);
@@ -83,7 +89,7 @@ export class Delivery {
     out.push('content-range', `bytes ${r.start}-${r.end}/${total}`, 'content-length', String(r.end - r.start + 1));
     tx.res.writeHead(206, out);
     if (tx.method !== 'HEAD') tx.bodyBytes = r.end - r.start + 1;
-    tx.res.end(tx.method === 'HEAD' ? undefined : obj.body.subarray(r.start, r.end + 1));
+    tx.res.end(tx.method === 'HEAD' ? undefined : obj.body.subarray(r.start - offset, r.end - offset + 1));
   }
 
   /** A response Tiercel makes itself: a short plain body, and the reason in Cache-Status. */

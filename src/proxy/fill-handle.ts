@@ -9,7 +9,9 @@ export type FillHead =
   | { kind: 'failed'; failure: OriginFailure; gatewayStatus: 408 | 502 | 504; error: unknown }
   /** A 304 to our conditional request: the stored object, updated (or as it was, when the 304 named another validator). */
   | { kind: 'not-modified'; object: CachedResponse; validatorMismatch: boolean }
-  | { kind: 'response'; status: number; fields: ResponseFields; storing: boolean; refusal: StoreDecision['refusal'] | 'pass' | 'origin-error'; ttlSeconds: number | null; failure: OriginFailure | null };
+  | { kind: 'response'; status: number; fields: ResponseFields; storing: boolean; refusal: StoreDecision['refusal'] | 'pass' | 'origin-error'; ttlSeconds: number | null; failure: OriginFailure | null;
+      /** The field whose directives decided storage and freshness, when not Cache-Control (RFC 9213 targeted fields, Surrogate-Control). */
+      governedBy: string | null };
 
 /** What a request sees of the fill it started (fill.ts). */
 export interface FillHandle {

@@ -4,18 +4,20 @@ import type { Readable } from 'node:stream';
 import type { Context, Span } from '@opentelemetry/api';
 import { Dispatcher, errors } from 'undici';
 import type { Logger } from 'pino';
-import { CachedResponse, createCachedResponse, deliverySlots, StoreOptions, storedFields } from '../cache/cached-response';
+import { CachedResponse, CachedResponseInput, createCachedResponse, deliverySlots, StoreOptions, storedFields, storedPart } from '../cache/cached-response';
 import { TieredCache } from '../cache/tiered-cache';
 import { LOGGER } from '../common/logger';
 import { deliveryHeaders, TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { InvalidationService } from '../invalidation/invalidation.service';
 import type { CacheControl } from '../http-cache/cache-control';
-import { validatorsMatch } from '../http-cache/conditional';
+import { isConditional, validatorsMatch } from '../http-cache/conditional';
 import type { FreshnessPolicy } from '../http-cache/freshness';
 import { firstValue, ResponseFields } from '../http-cache/headers';
 import { unsafeMethodTargets } from '../http-cache/invalidation-targets';
 import { mergeNotModified } from '../http-cache/not-modified';
+import { postNamesItsTarget } from '../http-cache/storability';
+import { combineParts, isWhole, parseContentRange, receivedPart, strongValidatorsMatch } from '../http-cache/partial';
 import { contentLength, decideStore, responseDirectives, responseFreshness, StoreDecision } from '../http-cache/store-decision';
 import { isOriginError } from '../http-cache/stale-if-error';
 import { parseTags } from '../invalidation/invalidation';
@@ -93,6 +95,9 @@ export class FillFactory {
   }
 }
 
+/** Freshness the origin gave explicitly (RFC 9111 §4.2.1), as a POST response needs to be stored. */
+const EXPLICIT = new Set(['s-maxage', 'max-age', 'expires']);
+
 /** One origin fetch, as the request that starts it describes it. */
 export interface FillSpec {
   purpose: FillPurpose;
@@ -115,6 +120,14 @@ export interface FillSpec {
   permit: FillPermit | null;
   /** This key was remembered as uncacheable; a storable answer clears that. */
   hitForPass: boolean;
+  /** Where the origin's interim (1xx) responses go as they arrive: the client that started the fill; null for nobody. */
+  interim: ((status: number, headers: Record<string, string | string[] | undefined>) => void) | null;
+  /**
+   * A Range request (RFC 9111 §3.3, §3.4): a 206 is stored as a part under primaryKey, combined
+   * with the part already stored when they are of one representation, and stored whole under
+   * wholeKey once the parts cover it; a 200 answer is stored under wholeKey.
+   */
+  part: { stored: CachedResponse | undefined; wholeKey: string } | null;
 }
 
 /**
@@ -247,8 +260,12 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    // Interim responses (1xx) are neither the answer nor stored.
-    if (statusCode < 200) return;
+    if (statusCode < 200) {
+      // Interim responses (1xx) are neither the answer nor stored: passed through to a client still there (RFC 9110 §15.2).
+      const interim = this.spec.interim;
+      if (interim !== null && !this.clientGone) interim(statusCode, headers);
+      return;
+    }
     // The body waits until a step pipes it (or drains it).
     controller.pause();
     this.responded(statusCode, headers as ResponseFields);
@@ -309,11 +326,15 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
     const d = this.decision!;
     const chunks = this.chunks ?? [];
     this.chunks = null;
-    const obj = createCachedResponse(
-      { status: this.status, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: d.responseCc, freshness: d.freshness, varyNames: d.vary.names, tags: parseTags(fields['surrogate-key'], fields['cache-tag']), requestTime: this.requestTime, responseTime: this.responseTime },
-      ctx.storeOptions,
-    );
-    this.store(obj);
+    const input = { status: this.status, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: d.responseCc, freshness: d.freshness, varyNames: d.vary.names, tags: parseTags(fields['surrogate-key'], fields['cache-tag']), requestTime: this.requestTime, responseTime: this.responseTime };
+    const part = spec.part;
+    if (part === null) this.store(createCachedResponse(input, ctx.storeOptions), spec.primaryKey);
+    else if (input.status !== 206) this.store(createCachedResponse(input, ctx.storeOptions), part.wholeKey);
+    else if (!this.storePart(input, part)) {
+      this.end('not-stored', NOT_STORED);
+      resolve?.(true);
+      return;
+    }
     this.end('stored', { stored: true, failure: null });
     resolve?.(true);
   }
@@ -389,11 +410,14 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
         refusal = 'status';
       }
     }
-    if (spec.purpose === 'pass') {
+    // A POST whose response names its own target as Content-Location may be stored for GETs (RFC 9110 §9.3.3).
+    const post = spec.purpose === 'pass' && spec.method === 'POST' && spec.part === null && !isConditional(spec.requestHeaders)
+      && postNamesItsTarget(fields['content-location'], spec.path);
+    if (spec.purpose === 'pass' && !post) {
       refusal = 'pass';
     } else if (refusal === null) {
       this.decision = decideStore({
-        method: spec.purpose === 'refresh' ? 'GET' : spec.method,
+        method: spec.purpose === 'refresh' || post ? 'GET' : spec.method,
         status,
         fields,
         requestCc: spec.requestCc,
@@ -402,8 +426,12 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
         surrogateName: ctx.surrogateName,
         stripSetCookie: ctx.storeOptions.stripSetCookie,
         maxObjectBytes: ctx.maxObjectBytes,
+        partialStorage: spec.part !== null,
       }, ctx.freshness);
       refusal = this.decision.refusal;
+      if (post && refusal === null && !EXPLICIT.has(this.decision.freshness.source)) refusal = 'pass';
+      // A 206 without one byte range of known length (multipart/byteranges, `*` lengths) is no part to keep.
+      if (spec.part !== null && status === 206 && refusal === null && parseContentRange(firstValue(fields['content-range'])) === null) refusal = 'partial';
     }
     if (refusal !== null && refusal !== 'pass' && spec.purpose === 'miss') ctx.hitForPass.mark(spec.key);
     if (refusal === null && spec.hitForPass) ctx.hitForPass.clear(spec.key);
@@ -421,6 +449,7 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
       refusal,
       ttlSeconds: this.storing ? Math.floor(this.decision!.freshness.lifetimeMs / 1000) : null,
       failure,
+      governedBy: this.decision !== null && this.decision.governedBy !== 'cache-control' ? this.decision.governedBy : null,
     });
   }
 
@@ -465,9 +494,9 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
     }
     const { storeOptions, surrogateName, freshness } = this.ctx;
     const merged = mergeNotModified(storedFields(stale.headers, storeOptions.slots.length), fields);
-    const cc = responseDirectives(merged, surrogateName);
+    const directives = responseDirectives(merged, surrogateName);
     const updated = createCachedResponse(
-      { status: stale.status, fields: merged, body: stale.body, cc, freshness: responseFreshness(stale.status, merged, cc, this.responseTime, freshness), varyNames: stale.varyNames, tags: stale.tags, requestTime: this.requestTime, responseTime: this.responseTime },
+      { status: stale.status, fields: merged, body: stale.body, cc: directives.cc, freshness: responseFreshness(stale.status, merged, directives, this.responseTime, freshness), varyNames: stale.varyNames, tags: stale.tags, requestTime: this.requestTime, responseTime: this.responseTime },
       storeOptions,
     );
     this.store(updated);
@@ -475,8 +504,32 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
     return { kind: 'not-modified', object: updated, validatorMismatch: false };
   }
 
-  private store(obj: CachedResponse): void {
-    this.ctx.cache.store(this.spec.primaryKey, this.spec.requestHeaders, obj).catch((err: unknown) => this.ctx.log.warn({ err, key: this.spec.primaryKey }, 'cache write failed'));
+  private store(obj: CachedResponse, key = this.spec.primaryKey): void {
+    this.ctx.cache.store(key, this.spec.requestHeaders, obj).catch((err: unknown) => this.ctx.log.warn({ err, key }, 'cache write failed'));
+  }
+
+  /**
+   * A 206 kept as a part (RFC 9111 §3.3), joined to the stored part when both carry the same strong
+   * validator (§3.4) and the two stay within the object cap; stored whole once they cover the
+   * representation. False when the 206 holds no usable part (no complete length, too many bytes).
+   */
+  private storePart(input: CachedResponseInput, part: { stored: CachedResponse | undefined; wholeKey: string }): boolean {
+    let p = receivedPart(firstValue(input.fields['content-range']), input.body);
+    if (p === null) return false;
+    const prior = part.stored === undefined ? null : storedPart(part.stored);
+    if (prior !== null && strongValidatorsMatch(part.stored!.etag, firstValue(input.fields.etag))) {
+      const joined = combineParts(prior, p);
+      if (joined !== null && joined.body.length <= this.ctx.maxObjectBytes) p = joined;
+    }
+    const fields: ResponseFields = { ...input.fields };
+    if (isWhole(p)) {
+      delete fields['content-range'];
+      this.store(createCachedResponse({ ...input, status: 200, fields, body: p.body }, this.ctx.storeOptions), part.wholeKey);
+    } else {
+      fields['content-range'] = `bytes ${p.start}-${p.start + p.body.length - 1}/${p.complete}`;
+      this.store(createCachedResponse({ ...input, fields, body: p.body }, this.ctx.storeOptions));
+    }
+    return true;
   }
 
   /** Once per fill: counted, the permit settled (waking the waiters), the origin span ended. */

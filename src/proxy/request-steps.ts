@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import type { TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
-import type { CachedResponse } from '../cache/cached-response';
-import { TieredCache } from '../cache/tiered-cache';
+import { CachedResponse, storedPart } from '../cache/cached-response';
+import { emptyLookup, partialKey, TieredCache } from '../cache/tiered-cache';
 import { parseCacheControl } from '../http-cache/cache-control';
 import { isConditional, notModified } from '../http-cache/conditional';
 import { connectionTokens, firstValue, isHopByHop } from '../http-cache/headers';
@@ -16,6 +16,9 @@ import { RequestTelemetry, traceFields } from '../telemetry/request-telemetry';
 import { Delivery } from './delivery';
 import { FillFactory } from './fill';
 import type { FillHead } from './fill-handle';
+import { forwardInterim } from './interim';
+import { rangeFromPart } from '../http-cache/partial';
+
 import { Acquired, FillLock, NOT_STORED } from './fill-lock';
 import type { HitForPass } from './hit-for-pass';
 import { clientHeaders, HeaderPolicy, headerPolicy, upstreamHeaders } from './origin-headers';
@@ -35,13 +38,14 @@ import { UpstreamClient } from './upstream.client';
  *    │                                       ├──► refresh ──► deliver           stale-while-revalidate: a fill nobody delivers
  *    │                                       ├──► coalesce ──► fetch | wait     stale, must validate: the fill lock
  *    │                                       └──► miss ──► coalesce | fetch     nothing usable
+ *    │                                             └──► partial ──► deliver | fetch   a Range GET: a stored part (RFC 9111 §3.3)
  *    ├──► pass ──► fetch                                                         other methods
  *    └──► purge
  *   coalesce: leader ──► fetch;  follower ──► wait ──► deliver (collapsed) | stale-if-error | fetch
  *   fetch ──► stream (the origin's response) | deliver (304: revalidated) | stale-if-error | synth
  */
 export type StepName =
-  | 'recv' | 'lookup' | 'lookup-shared' | 'reuse' | 'refresh' | 'miss' | 'pass' | 'purge'
+  | 'recv' | 'lookup' | 'lookup-shared' | 'reuse' | 'refresh' | 'miss' | 'partial' | 'pass' | 'purge'
   | 'coalesce' | 'wait' | 'fetch' | 'stream' | 'stale-if-error' | 'deliver' | 'synth' | 'done';
 export type Next = StepName | Promise<StepName>;
 export type Step = (tx: Transaction) => Next;
@@ -86,6 +90,7 @@ export class RequestSteps {
       reuse: (tx) => this.reuse(tx),
       refresh: (tx) => this.refresh(tx),
       miss: (tx) => this.miss(tx),
+      partial: (tx) => this.partial(tx),
       pass: (tx) => this.pass(tx),
       purge: (tx) => this.purge(tx),
       coalesce: (tx) => this.coalesce(tx),
@@ -242,6 +247,8 @@ export class RequestSteps {
       otelContext: traced?.context ?? null,
       permit: acquired.permit,
       hitForPass: false,
+      interim: null,
+      part: null,
     });
     fill.head
       .then((head) => {
@@ -256,6 +263,7 @@ export class RequestSteps {
   // ── miss: nothing usable stored ────────────────────────────────────────────────────────────
   private miss(tx: Transaction): StepName {
     tx.reason = tx.lookup.miss;
+    if (tx.method === 'GET' && tx.req.headers.range !== undefined && tx.req.headers['if-range'] === undefined) return 'partial';
     // HEAD and Range misses go to the origin as they are; their answers are not full objects.
     if (tx.method === 'HEAD' || tx.req.headers.range !== undefined) {
       tx.purpose = 'pass';
@@ -269,6 +277,27 @@ export class RequestSteps {
       return 'fetch';
     }
     return 'coalesce';
+  }
+
+  // ── partial: a Range miss, answered from a stored part or stored as one (RFC 9111 §3.3) ─────
+  private async partial(tx: Transaction): Promise<StepName> {
+    const found = emptyLookup();
+    const key = partialKey(tx.primaryKey);
+    this.d.cache.lookupFirst(key, tx.keyHeaders, found, false);
+    if (found.found === undefined && this.d.cache.layered) await this.d.cache.lookupRest(key, tx.keyHeaders, found, false);
+    if (tx.aborted) return 'done';
+    const obj = found.found;
+    const part = obj === undefined ? null : storedPart(obj);
+    const now = Date.now();
+    // §3.3: only a range wholly within the stored part, and only while it is fresh.
+    if (obj !== undefined && part !== null && reuse(obj, now, tx.requestCc) === 'fresh' && rangeFromPart(tx.req.headers.range!, part) !== null) {
+      tx.lookup.tier = found.tier;
+      return this.hit(tx, obj, now, 'hit');
+    }
+    tx.purpose = 'miss';
+    tx.detail = 'range';
+    tx.part = { stored: part === null ? undefined : obj };
+    return 'fetch';
   }
 
   // ── pass: other methods go to the origin, never stored ─────────────────────────────────────
@@ -335,12 +364,13 @@ export class RequestSteps {
     const stale = tx.purpose === 'revalidate' ? tx.stale : undefined;
     const fill = this.d.fills.start({
       purpose: tx.purpose,
-      key: tx.lookup.key,
-      primaryKey: tx.primaryKey,
+      key: tx.part === null ? tx.lookup.key : partialKey(tx.primaryKey),
+      primaryKey: tx.part === null ? tx.primaryKey : partialKey(tx.primaryKey),
       path: tx.path,
       method: tx.method,
       target,
-      headers: upstreamHeaders({ req, targetHost: target.host, cacheable: tx.purpose !== 'pass', validate: stale, traced: tx.span !== null, trusted: tx.trusted, authority: tx.authority }, this.headers),
+      // A Range request goes as the client sent it, Range and all.
+      headers: upstreamHeaders({ req, targetHost: target.host, cacheable: tx.purpose !== 'pass' && tx.part === null, validate: stale, traced: tx.span !== null, trusted: tx.trusted, authority: tx.authority }, this.headers),
       body: hasBody(req) ? req : null,
       stale,
       requestCc: tx.requestCc,
@@ -348,6 +378,8 @@ export class RequestSteps {
       otelContext: tx.otelContext,
       permit: tx.permit,
       hitForPass: tx.hitForPass,
+      part: tx.part === null ? null : { stored: tx.part.stored, wholeKey: tx.primaryKey },
+      interim: (status, fields) => void forwardInterim(tx.res, req.httpVersionMajor === 1 && req.httpVersionMinor === 0, status, fields),
     });
     tx.permit = null;
     tx.fill = fill;
@@ -411,7 +443,7 @@ export class RequestSteps {
     const answer304 = storing && status === 200 && isConditional(req.headers)
       && notModified(req.headers, firstValue(fields.etag), firstValue(fields['last-modified']), firstValue(fields.date));
     const refusal = head.refusal !== null && head.refusal !== 'pass' ? head.refusal : null;
-    tx.record = originRecord(tx.purpose === 'pass' ? 'pass' : 'miss', tx.reason, status, storing, head.ttlSeconds, tx.detail ?? refusal);
+    tx.record = originRecord(tx.purpose === 'pass' ? 'pass' : 'miss', tx.reason, status, storing, head.ttlSeconds, tx.detail ?? refusal ?? head.governedBy);
     tx.cacheStatus = cacheStatusOf(this.name, tx.record);
     const out = clientHeaders(fields, tx.cacheStatus, this.headers, answer304);
     this.d.telemetry.appendHeaders(tx, out);

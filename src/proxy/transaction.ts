@@ -64,6 +64,8 @@ export class Transaction {
   waitFor: Promise<FillOutcome | 'timeout'> | null = null;
   leaderSpan: SpanContext | undefined = undefined;
   failure: OriginFailure | null = null;
+  /** A Range miss that stores its 206 as a part (RFC 9111 §3.3): the part stored so far, if any. */
+  part: { stored: CachedResponse | undefined } | null = null;
   synth: SynthAnswer | null = null;
 
   // ── what happened ──

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { ChildProcess, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { reverseProxy, TestProxy } from '../support/tiercel';
+
+/**
+ * The current revision of the public HTTP cache test suite (the one behind cache-tests.fyi's
+ * published results, kept read-only in ../shared/cache-tests/) run against Tiercel in reverse mode.
+ * The suite is copied under dist/ (the copy, never the original, is what runs). Tiercel's results land in docs/conformance/current/ next to the published peers'
+ * results, with a table of all of them counted the same way (test/conformance/judge.mjs).
+ */
+
+// dist/test/conformance → repository root.
+const ROOT = resolve(__dirname, '../../..');
+const SOURCE = process.env.CACHE_TESTS_DIR ?? resolve(ROOT, '../shared/cache-tests');
+const SUITE = join(ROOT, 'dist/cache-tests');
+const JUDGE = join(ROOT, 'test/conformance/judge.mjs');
+const OUT = join(ROOT, 'docs/conformance/current');
+/** 25 tests at a time, some pausing a few seconds; a run takes about a minute. */
+const RUN_TIMEOUT_MS = 150_000;
+/**
+ * What Tiercel passes. Every test it fails must be explained in docs/conformance.md (checked
+ * below); the issue's goal of 100 optimal is out of reach without departing from the RFCs there.
+ */
+const REQUIRED_AT_LEAST = 159;
+const OPTIMAL_AT_LEAST = 97;
+const EXPLAINED = join(ROOT, 'docs/conformance.md');
+
+interface Entry { id: string; outcome: string; detail?: string }
+interface Judged {
+  summary: { required: { total: number; passed: number }; optimal: { total: number; passed: number }; failingRequired: Entry[]; failingOptimal: Entry[] };
+  peers: { name: string; file: string }[];
+  table: string;
+}
+
+function runNode(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} did not finish within ${opts.timeoutMs} ms\n${stderr.slice(-2000)}`));
+    }, opts.timeoutMs);
+    child.once('error', (err) => { clearTimeout(timer); reject(err); });
+    child.once('close', (code) => { clearTimeout(timer); resolvePromise({ code, stdout, stderr }); });
+  });
+}
+
+/** The suite's origin server on an ephemeral port; it prints `Listening on http://host:port/`. */
+function startSuiteOrigin(pidDir: string): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--no-warnings', join(SUITE, 'test-engine/server/server.mjs')], {
+      cwd: SUITE,
+      env: { ...process.env, npm_config_protocol: 'http', npm_config_port: '0', npm_config_pidfile: join(pidDir, 'server.pid') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let seen = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`suite origin did not start: ${seen}`)); }, 10_000);
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+      seen += c;
+      const m = /Listening on http:\/\/.*:(\d+)\//.exec(seen);
+      if (m) { clearTimeout(timer); resolvePromise({ child, port: Number(m[1]) }); }
+    });
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (seen += c));
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`suite origin exited (${code}): ${seen}`)); });
+  });
+}
+
+describe('current cache-tests suite (cache-tests.fyi) against reverse mode', () => {
+  let origin: { child: ChildProcess; port: number } | undefined;
+  let proxy: TestProxy | undefined;
+  let tmp: string;
+
+  before(async () => {
+    assert.ok(existsSync(join(SOURCE, 'tests/index.mjs')), `the cache-tests suite is not at ${SOURCE} (set CACHE_TESTS_DIR)`);
+    rmSync(SUITE, { recursive: true, force: true });
+    cpSync(SOURCE, SUITE, { recursive: true });
+    // The suite's client is written for undici 7 (its package.json): its interim-response
+    // interceptor composes an undici Agent into Node 24's fetch, which undici 8 (Tiercel's own
+    // origin client) does not fit. cache-tests-undici is undici 7 under another name.
+    mkdirSync(join(SUITE, 'node_modules'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules/cache-tests-undici'), join(SUITE, 'node_modules/undici'), 'dir');
+    tmp = mkdtempSync(join(tmpdir(), 'tiercel-cache-tests-'));
+    origin = await startSuiteOrigin(tmp);
+    proxy = await reverseProxy(`http://127.0.0.1:${origin.port}`, { LOG_LEVEL: 'silent' });
+  });
+
+  after(async () => {
+    await proxy?.close();
+    if (origin && origin.child.exitCode === null) {
+      const exited = new Promise((r) => origin!.child.once('exit', r));
+      origin.child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it(`passes at least ${REQUIRED_AT_LEAST} required and ${OPTIMAL_AT_LEAST} optimal tests, and tabulates the published peers`, { timeout: RUN_TIMEOUT_MS + 30_000 }, async () => {
+    const env = {
+      ...process.env,
+      npm_config_base: `http://127.0.0.1:${proxy!.port}`,
+      // cli.mjs runs one test when an id is set; empty means all of them.
+      npm_config_id: '',
+      npm_package_config_id: '',
+    };
+    const run = await runNode(['--no-warnings', join(SUITE, 'test-engine/cli.mjs')], { cwd: SUITE, env, timeoutMs: RUN_TIMEOUT_MS });
+    assert.equal(run.code, 0, `cli.mjs exited with ${run.code}: ${run.stderr.slice(-2000)}`);
+    const results = JSON.parse(run.stdout.slice(run.stdout.indexOf('{')));
+    mkdirSync(OUT, { recursive: true });
+    const resultsPath = join(OUT, 'tiercel.json');
+    writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
+
+    const judged = await runNode([JUDGE, SUITE, resultsPath], { cwd: ROOT, env: process.env, timeoutMs: 30_000 });
+    assert.equal(judged.code, 0, `judge.mjs failed: ${judged.stderr}`);
+    const { summary, peers, table } = JSON.parse(judged.stdout) as Judged;
+    writeFileSync(join(OUT, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    writeFileSync(join(OUT, 'table.md'), table);
+    // The peers' published results, next to Tiercel's, as the table counted them.
+    for (const p of peers) writeFileSync(join(OUT, p.file), readFileSync(join(SUITE, 'results', p.file)));
+    // They are the suite's (BSD-3-Clause): its licence goes with them.
+    writeFileSync(join(OUT, 'LICENSE-cache-tests'), readFileSync(join(SUITE, 'LICENSE')));
+
+    const list = (entries: Entry[]) => entries.map((e) => `${e.id} (${e.outcome}${e.detail ? `: ${e.detail}` : ''})`).join('\n  ');
+    assert.equal(summary.required.total, 160, 'the suite revision changed: required tests applying to a proxy');
+    assert.equal(summary.optimal.total, 105, 'the suite revision changed: optimal tests applying to a proxy');
+    assert.ok(peers.length >= 8, `only ${peers.length} published peers were tabulated`);
+    assert.ok(summary.required.passed >= REQUIRED_AT_LEAST, `${summary.required.passed}/160 required tests pass:\n  ${list(summary.failingRequired)}`);
+    assert.ok(summary.optimal.passed >= OPTIMAL_AT_LEAST, `${summary.optimal.passed}/105 optimal tests pass:\n  ${list(summary.failingOptimal)}`);
+    const doc = readFileSync(EXPLAINED, 'utf8');
+    const unexplained = [...summary.failingRequired, ...summary.failingOptimal].filter((e) => !doc.includes(`| \`${e.id}\` |`));
+    assert.deepEqual(unexplained.map((e) => e.id), [], 'failing tests docs/conformance.md does not explain (one table row each)');
+  });
+});
