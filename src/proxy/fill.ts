@@ -12,11 +12,12 @@ import { TIERCEL_CONFIG } from '../config/config.module';
 import { InvalidationService } from '../invalidation/invalidation.service';
 import type { CacheControl } from '../http-cache/cache-control';
 import { validatorsMatch } from '../http-cache/conditional';
-import type { FreshnessPolicy } from '../http-cache/freshness';
+import { correctedInitialAge, FreshnessPolicy } from '../http-cache/freshness';
 import { firstValue, ResponseFields } from '../http-cache/headers';
 import { unsafeMethodTargets } from '../http-cache/invalidation-targets';
 import { mergeNotModified } from '../http-cache/not-modified';
-import { contentLength, decideStore, responseDirectives, responseFreshness, StoreDecision } from '../http-cache/store-decision';
+import { contentLength, decideStore, responseDirectives, StoreDecision, storedFreshness } from '../http-cache/store-decision';
+import type { Rule } from '../policy/policy';
 import { isOriginError } from '../http-cache/stale-if-error';
 import { parseTags } from '../invalidation/invalidation';
 import { FillPurpose, FillResult, RequestCounters } from '../telemetry/request-counters';
@@ -113,6 +114,8 @@ export interface FillSpec {
   permit: FillPermit | null;
   /** This key was remembered as uncacheable; a storable answer clears that. */
   hitForPass: boolean;
+  /** The operator's rule that matched the request (freshness, grace, key, limits), if any. */
+  rule: Rule | null;
 }
 
 /**
@@ -143,9 +146,16 @@ export class Fill implements FillHandle {
   private clientGone = false;
   private ended = false;
   private clientSpan: Span | null = null;
+  /** The object cap and Set-Cookie handling: the rule's, else the configuration's. */
+  private readonly maxObjectBytes: number;
+  private readonly storeOptions: StoreOptions;
 
   constructor(private readonly ctx: FillContext, readonly spec: FillSpec) {
     this.mayStore = spec.purpose !== 'pass';
+    const rule = spec.rule;
+    this.maxObjectBytes = rule?.maxObjectBytes ?? ctx.maxObjectBytes;
+    const strip = rule?.stripSetCookie ?? ctx.storeOptions.stripSetCookie;
+    this.storeOptions = strip === ctx.storeOptions.stripSetCookie ? ctx.storeOptions : { ...ctx.storeOptions, stripSetCookie: strip };
     this.head = this.start();
   }
 
@@ -240,12 +250,13 @@ export class Fill implements FillHandle {
         requestHasAuthorization: spec.requestHeaders.authorization !== undefined,
         responseTime: this.responseTime,
         surrogateName: ctx.surrogateName,
-        stripSetCookie: ctx.storeOptions.stripSetCookie,
-        maxObjectBytes: ctx.maxObjectBytes,
+        stripSetCookie: this.storeOptions.stripSetCookie,
+        maxObjectBytes: this.maxObjectBytes,
+        rule: spec.rule,
       }, ctx.freshness);
       refusal = this.decision.refusal;
     }
-    if (refusal !== null && refusal !== 'pass' && spec.purpose === 'miss') ctx.hitForPass.mark(spec.key);
+    if (refusal !== null && refusal !== 'pass' && spec.purpose === 'miss') ctx.hitForPass.mark(spec.key, refusal);
     if (refusal === null && spec.hitForPass) ctx.hitForPass.clear(spec.key);
     this.storing = refusal === null;
     this.mayStore = this.storing;
@@ -258,7 +269,8 @@ export class Fill implements FillHandle {
       fields,
       storing: this.storing,
       refusal,
-      ttlSeconds: this.storing ? Math.floor(this.decision!.freshness.lifetimeMs / 1000) : null,
+      // What is left of its freshness: the Age it arrived with has used some of it (RFC 9111 §4.2.3).
+      ttlSeconds: this.storing ? Math.floor((this.decision!.freshness.lifetimeMs - correctedInitialAge(firstValue(fields.age), undefined, 0, 0)) / 1000) : null,
       failure,
     };
   }
@@ -297,11 +309,12 @@ export class Fill implements FillHandle {
       this.end('not-stored', NOT_STORED);
       return { kind: 'not-modified', object: stale, validatorMismatch: true };
     }
-    const { storeOptions, surrogateName, freshness } = this.ctx;
+    const { surrogateName, freshness } = this.ctx;
+    const storeOptions = this.storeOptions;
     const merged = mergeNotModified(storedFields(stale.headers, storeOptions.slots.length), fields);
-    const cc = responseDirectives(merged, surrogateName);
+    const stored = storedFreshness(stale.status, merged, responseDirectives(merged, surrogateName), this.responseTime, freshness, this.spec.rule);
     const updated = createCachedResponse(
-      { status: stale.status, fields: merged, body: stale.body, cc, freshness: responseFreshness(stale.status, merged, cc, this.responseTime, freshness), varyNames: stale.varyNames, tags: stale.tags, requestTime: this.requestTime, responseTime: this.responseTime },
+      { status: stale.status, fields: merged, body: stale.body, cc: stored.cc, freshness: stored.freshness, varyNames: stale.varyNames, tags: stale.tags, requestTime: this.requestTime, responseTime: this.responseTime },
       storeOptions,
     );
     this.store(updated);
@@ -326,11 +339,11 @@ export class Fill implements FillHandle {
         received += chunk.length;
         this.bytes = received;
         if (this.storing) {
-          if (received > ctx.maxObjectBytes) {
+          if (received > this.maxObjectBytes) {
             this.storing = false;
             this.mayStore = false;
             chunks.length = 0;
-            ctx.hitForPass.mark(spec.key);
+            ctx.hitForPass.mark(spec.key, 'too-large');
             spec.permit?.settle(NOT_STORED);
             if (this.sink === null) this.abort.abort();
           } else {
@@ -358,8 +371,8 @@ export class Fill implements FillHandle {
         const d = this.decision!;
         const fields = this.response!.headers as ResponseFields;
         const obj = createCachedResponse(
-          { status: this.response!.statusCode, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: d.responseCc, freshness: d.freshness, varyNames: d.vary.names, tags: parseTags(fields['surrogate-key'], fields['cache-tag']), requestTime: this.requestTime, responseTime: this.responseTime },
-          ctx.storeOptions,
+          { status: this.response!.statusCode, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: d.responseCc, freshness: d.freshness, varyNames: withKeyFields(d.vary.names, spec.rule), tags: parseTags(fields['surrogate-key'], fields['cache-tag']), requestTime: this.requestTime, responseTime: this.responseTime },
+          this.storeOptions,
         );
         this.store(obj);
         this.end('stored', { stored: true, failure: null });
@@ -395,4 +408,14 @@ export class Fill implements FillHandle {
     this.clientSpan?.end();
     this.clientSpan = null;
   }
+}
+
+/**
+ * The Vary names a response is stored under: the origin's, plus the request fields and cookies
+ * the rule's key adds, so those select a variant under the URL's one slot (and invalidation by
+ * URL removes them all).
+ */
+function withKeyFields(names: readonly string[], rule: Rule | null): readonly string[] {
+  if (rule === null || rule.varyExtra.length === 0) return names;
+  return [...new Set([...names, ...rule.varyExtra])].sort();
 }

@@ -23,6 +23,9 @@ import { cacheStatusOf, hitRecord, originRecord, storedRecord, synthRecord } fro
 import type { ForwardReason } from '../http-cache/cache-status';
 import type { Transaction } from './transaction';
 import { UpstreamClient } from './upstream.client';
+import { cookieKeyField, cookieValue, keyTarget } from '../policy/cache-key';
+import { hostOf, matchRule, Policy } from '../policy/policy';
+import { POLICY, PolicyService } from '../policy/policy.service';
 
 /**
  * The request lifecycle's steps, after Varnish's cache_req_fsm.c. Each step is a small function
@@ -63,6 +66,7 @@ export class RequestSteps {
     invalidation: InvalidationService;
     telemetry: RequestTelemetry;
     log: Logger;
+    policy: PolicyService;
   };
 
   constructor(
@@ -75,8 +79,9 @@ export class RequestSteps {
     invalidation: InvalidationService,
     telemetry: RequestTelemetry,
     @Inject(LOGGER) log: Logger,
+    @Inject(POLICY) policy: PolicyService,
   ) {
-    this.d = { config, cache, upstream, lock, hitForPass: lock.hitForPass, fills, delivery, invalidation, telemetry, log };
+    this.d = { config, cache, upstream, lock, hitForPass: lock.hitForPass, fills, delivery, invalidation, telemetry, log, policy };
     this.name = config.cache.name;
     this.headers = headerPolicy(config, upstream.isReverse);
     this.table = {
@@ -106,6 +111,8 @@ export class RequestSteps {
     // RFC 9112 §2.3: Tiercel speaks HTTP/1.x on this port; an HTTP/0.9 request line is refused.
     if (req.httpVersionMajor !== 1) return this.answer(tx, 400, 'Bad Request: HTTP/1.0 or HTTP/1.1 only', 'bypass', 'bad-version');
     const reverse = this.d.upstream.reverseTarget;
+    const policy = this.d.policy.current;
+    let keyPrefix: string;
     tx.trusted = this.d.config.proxy.trustedProxies.contains(req.socket.remoteAddress);
     if (reverse !== null) {
       tx.target = reverse;
@@ -121,8 +128,10 @@ export class RequestSteps {
       }
       const authority = requestAuthority(req, reverse.host);
       if (authority === null) return this.answer(tx, 400, 'Bad Request: one Host header, a valid authority (RFC 9110 §7.2)', 'bypass', 'bad-host');
+      // A served-hosts list: any other Host is refused before anything is fetched or stored.
+      if (policy.hosts !== null && !policy.hosts.has(hostOf(authority))) return this.answer(tx, 421, 'Misdirected Request: this host is not served here', 'bypass', 'host-not-served');
       tx.authority = authority;
-      tx.primaryKey = authority + tx.path;
+      keyPrefix = authority;
     } else {
       if (!this.d.config.proxy.allowedClients.contains(req.socket.remoteAddress)) {
         return this.answer(tx, 403, 'Forbidden: this client may not use the proxy (see ALLOWED_CLIENTS)', 'bypass', 'client-denied');
@@ -135,9 +144,17 @@ export class RequestSteps {
       tx.path = parsed.pathname + parsed.search;
       // The WHATWG URL parser has lower-cased the host and dropped the scheme's default port.
       tx.authority = parsed.host;
-      tx.primaryKey = (parsed.protocol === 'https:' ? 'https://' : '') + parsed.host + tx.path;
+      keyPrefix = (parsed.protocol === 'https:' ? 'https://' : '') + parsed.host;
     }
     tx.keyHeaders = headersTheOriginSees(req);
+    const rule = policy.rules.length === 0 ? null : this.matchRule(tx, policy);
+    tx.primaryKey = keyPrefix + keyTarget(tx.path, rule?.query ?? null);
+    if (rule !== null && rule.pass && (tx.method === 'GET' || tx.method === 'HEAD')) {
+      tx.purpose = 'pass';
+      tx.reason = 'bypass';
+      tx.detail = 'rule';
+      return 'fetch';
+    }
     if (tx.method === 'GET' || tx.method === 'HEAD') {
       // A body on GET or HEAD has no defined meaning (RFC 9110 §9.3.1): such a request is passed
       // with its body and never looked up or stored, so it cannot answer for body-less ones.
@@ -151,6 +168,19 @@ export class RequestSteps {
     }
     if (tx.method === 'PURGE') return 'purge';
     return 'pass';
+  }
+
+  /** The first rule that matches; the cookies its key names join the fields that select a variant. */
+  private matchRule(tx: Transaction, policy: Policy) {
+    const q = tx.path.indexOf('?');
+    const rule = matchRule(policy, hostOf(tx.authority), q === -1 ? tx.path : tx.path.slice(0, q), tx.method, tx.req.headers);
+    tx.rule = rule;
+    if (rule !== null && rule.keyCookies.length > 0) {
+      const fields: IncomingHttpHeaders = { ...tx.keyHeaders };
+      for (const name of rule.keyCookies) fields[cookieKeyField(name)] = cookieValue(firstValue(tx.req.headers.cookie), name);
+      tx.keyHeaders = fields;
+    }
+    return rule;
   }
 
   // ── lookup: the first tier synchronously, the others after it misses ───────────────────────
@@ -234,7 +264,7 @@ export class RequestSteps {
       path: cause.path,
       method: 'GET',
       target,
-      headers: upstreamHeaders({ req: cause.req, targetHost: target.host, cacheable: true, validate: stale, traced: traced !== null, trusted: cause.trusted, authority: cause.authority }, this.headers),
+      headers: ruleHeaders(cause, upstreamHeaders({ req: cause.req, targetHost: target.host, cacheable: true, validate: stale, traced: traced !== null, trusted: cause.trusted, authority: cause.authority }, this.headers)),
       body: null,
       stale,
       requestCc: cause.requestCc,
@@ -242,6 +272,7 @@ export class RequestSteps {
       otelContext: traced?.context ?? null,
       permit: acquired.permit,
       hitForPass: false,
+      rule: cause.rule,
     });
     fill.head
       .then((head) => {
@@ -340,7 +371,7 @@ export class RequestSteps {
       path: tx.path,
       method: tx.method,
       target,
-      headers: upstreamHeaders({ req, targetHost: target.host, cacheable: tx.purpose !== 'pass', validate: stale, traced: tx.span !== null, trusted: tx.trusted, authority: tx.authority }, this.headers),
+      headers: ruleHeaders(tx, upstreamHeaders({ req, targetHost: target.host, cacheable: tx.purpose !== 'pass', validate: stale, traced: tx.span !== null, trusted: tx.trusted, authority: tx.authority }, this.headers)),
       body: hasBody(req) ? req : null,
       stale,
       requestCc: tx.requestCc,
@@ -348,6 +379,7 @@ export class RequestSteps {
       otelContext: tx.otelContext,
       permit: tx.permit,
       hitForPass: tx.hitForPass,
+      rule: tx.rule,
     });
     tx.permit = null;
     tx.fill = fill;
@@ -560,4 +592,12 @@ function safeUrl(value: string): URL | null {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The origin's request fields as the rule leaves them: strip_cookies removes Cookie. */
+function ruleHeaders(tx: Transaction, headers: string[]): string[] {
+  if (tx.rule === null || !tx.rule.stripCookies) return headers;
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() !== 'cookie') out.push(headers[i]!, headers[i + 1]!);
+  return out;
 }

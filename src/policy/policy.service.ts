@@ -1,0 +1,69 @@
+import { compilePolicy, DEFAULT_POLICY, Policy } from './policy';
+import { PolicyError, readPolicyFile } from './policy-file';
+
+/** Injection token for the PolicyService. */
+export const POLICY = Symbol('POLICY');
+
+export interface ReloadResult {
+  ok: boolean;
+  /** The one-line error of a refused file. */
+  error?: string;
+  hash?: string;
+}
+
+/**
+ * The operator policy in force, swapped whole on reload: a request reads `current` once, in
+ * recv, so it runs under one policy from start to end. A file that fails validation is refused
+ * and the policy in force stays.
+ */
+export class PolicyService {
+  current: Policy;
+  reloads = { ok: 0, failed: 0 };
+  lastError: string | null = null;
+  private readonly listeners: ((p: Policy) => void)[] = [];
+
+  constructor(readonly file: string | null, initial: Policy = DEFAULT_POLICY) {
+    this.current = initial;
+  }
+
+  /** Loads the file at start: a bad file stops start-up (the PolicyError's one line). */
+  static load(file: string | null, now = Date.now()): PolicyService {
+    return new PolicyService(file, file === null ? DEFAULT_POLICY : compilePolicy(readPolicyFile(file), now));
+  }
+
+  onChange(listener: (p: Policy) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Re-reads the file; the policy in force changes only when the whole file is valid. */
+  reload(now = Date.now()): ReloadResult {
+    if (this.file === null) return { ok: false, error: 'no policy file: TIERCEL_CONFIG is not set' };
+    try {
+      const next = compilePolicy(readPolicyFile(this.file), now);
+      this.current = next;
+      this.reloads.ok++;
+      this.lastError = null;
+      for (const l of this.listeners) l(next);
+      return { ok: true, hash: next.source!.hash };
+    } catch (err) {
+      this.reloads.failed++;
+      const message = err instanceof PolicyError ? err.message : String(err);
+      this.lastError = message;
+      return { ok: false, error: message };
+    }
+  }
+
+  /** For /stats. */
+  describe(): Record<string, unknown> {
+    const p = this.current;
+    return {
+      file: this.file,
+      hash: p.source?.hash ?? null,
+      loadedAt: p.source === null ? null : new Date(p.loadedAt).toISOString(),
+      rules: p.rules.map((r) => r.label),
+      hosts: p.hosts === null ? null : [...p.hosts],
+      reloads: { ...this.reloads },
+      lastError: this.lastError,
+    };
+  }
+}
