@@ -20,7 +20,7 @@ export function normalizePath(path: string): string {
   if (path.indexOf('%') === -1) return path;
   let out = '';
   let last = 0;
-  for (let i = path.indexOf('%'); i !== -1 && i + 2 < path.length + 0; i = path.indexOf('%', i + 1)) {
+  for (let i = path.indexOf('%'); i !== -1 && i + 2 < path.length; i = path.indexOf('%', i + 1)) {
     const hex = path.slice(i + 1, i + 3);
     if (!/^[0-9A-Fa-f]{2}$/.test(hex)) continue;
     const ch = String.fromCharCode(parseInt(hex, 16));
@@ -33,6 +33,8 @@ export function normalizePath(path: string): string {
 
 /** `path?query` as it goes into the cache key: the path normalised, the query as the rule says. */
 export function keyTarget(target: string, query: QueryKeyPolicy | null): string {
+  // The common case costs one scan and no allocation.
+  if (query === null && target.indexOf('%') === -1) return target;
   const q = target.indexOf('?');
   if (q === -1) return normalizePath(target);
   const path = normalizePath(target.slice(0, q));

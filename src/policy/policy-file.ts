@@ -98,7 +98,7 @@ export function parsePolicyText(file: string, text: string): PolicyDocument {
 
 /** The most useful of Ajv's errors: anyOf's own entry carries the accepted form's description. */
 function pickError(errors: ErrorObject[]): ErrorObject {
-  return errors.find((e) => e.keyword === 'anyOf') ?? errors[0]!;
+  return errors.find((e) => e.keyword === 'propertyNames') ?? errors.find((e) => e.keyword === 'anyOf') ?? errors[0]!;
 }
 
 function describe(e: ErrorObject): string {

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { parseDuration, parseSize } from '../config/parse';
 import { compileGlob, Glob } from '../invalidation/glob';
 import type { RuleFreshness } from '../http-cache/store-decision';
-import { cookieKeyField, QueryKeyPolicy } from './cache-key';
+import { cookieKeyField, keyTarget, QueryKeyPolicy } from './cache-key';
 import { PolicyDocument, PolicyError, PolicySource, RuleDocument } from './policy-file';
 
 
@@ -131,4 +131,20 @@ export function matchRule(policy: Policy, host: string, path: string, method: st
     return r;
   }
   return null;
+}
+
+/**
+ * A `[https://]host/path?query` key in the form the request path stores it under: the path
+ * normalised, the query as the matching rule's key says (invalidation by URL uses this).
+ */
+export function keyInPolicy(policy: Policy, key: string): string {
+  const scheme = key.startsWith('https://') ? 'https://' : '';
+  const rest = key.slice(scheme.length);
+  const slash = rest.indexOf('/');
+  if (slash === -1) return key;
+  const host = rest.slice(0, slash);
+  const target = rest.slice(slash);
+  const q = target.indexOf('?');
+  const rule = policy.rules.length === 0 ? null : matchRule(policy, hostOf(host), q === -1 ? target : target.slice(0, q), 'GET', {});
+  return scheme + host + keyTarget(target, rule?.query ?? null);
 }
