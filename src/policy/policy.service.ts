@@ -20,10 +20,20 @@ export class PolicyService {
   current: Policy;
   reloads = { ok: 0, failed: 0 };
   lastError: string | null = null;
-  private readonly listeners: ((p: Policy) => void)[] = [];
+  /** Per-rule request counts by label, kept across reloads so the metric stays monotonic. Bounded by the rules ever loaded. */
+  readonly ruleCounts = new Map<string, Float64Array>();
 
   constructor(readonly file: string | null, initial: Policy = DEFAULT_POLICY) {
-    this.current = initial;
+    this.current = this.adopt(initial);
+  }
+
+  private adopt(p: Policy): Policy {
+    for (const r of p.rules) {
+      const counts = this.ruleCounts.get(r.label);
+      if (counts === undefined) this.ruleCounts.set(r.label, r.counts);
+      else r.counts = counts;
+    }
+    return p;
   }
 
   /** Loads the file at start: a bad file stops start-up (the PolicyError's one line). */
@@ -31,19 +41,14 @@ export class PolicyService {
     return new PolicyService(file, file === null ? DEFAULT_POLICY : compilePolicy(readPolicyFile(file), now));
   }
 
-  onChange(listener: (p: Policy) => void): void {
-    this.listeners.push(listener);
-  }
-
   /** Re-reads the file; the policy in force changes only when the whole file is valid. */
   reload(now = Date.now()): ReloadResult {
     if (this.file === null) return { ok: false, error: 'no policy file: TIERCEL_CONFIG is not set' };
     try {
-      const next = compilePolicy(readPolicyFile(this.file), now);
+      const next = this.adopt(compilePolicy(readPolicyFile(this.file), now));
       this.current = next;
       this.reloads.ok++;
       this.lastError = null;
-      for (const l of this.listeners) l(next);
       return { ok: true, hash: next.source!.hash };
     } catch (err) {
       this.reloads.failed++;

@@ -3,6 +3,7 @@ import { parseDuration, parseSize } from '../config/parse';
 import { compileGlob, Glob } from '../invalidation/glob';
 import type { RuleFreshness } from '../http-cache/store-decision';
 import { cookieKeyField, keyTarget, QueryKeyPolicy } from './cache-key';
+import { OUTCOMES } from '../proxy/request-record';
 import { PolicyDocument, PolicyError, PolicySource, RuleDocument } from './policy-file';
 
 
@@ -26,6 +27,8 @@ export interface Rule extends RuleFreshness {
   maxObjectBytes: number | null;
   /** The synthetic Vary names a stored response gets: the key's headers and cookies. */
   varyExtra: readonly string[];
+  /** Requests by outcome (OUTCOMES order), kept by label across reloads (PolicyService). */
+  counts: Float64Array;
 }
 
 type HostMatch = { exact: string } | { suffix: string };
@@ -106,6 +109,7 @@ function compileRule(file: string, r: RuleDocument, index: number): Rule {
     stripSetCookie: r.strip_set_cookie ?? null,
     maxObjectBytes,
     varyExtra: [...keyHeaders, ...keyCookies.map(cookieKeyField)],
+    counts: new Float64Array(OUTCOMES.length),
   };
 }
 
