@@ -9,7 +9,7 @@ import { TIERCEL_CONFIG } from '../config/config.module';
 import { currentAge, reuse } from '../http-cache/reuse';
 import { varySelector } from '../http-cache/vary';
 import { cookieKeyField, cookieValue, keyTarget } from '../policy/cache-key';
-import { hostOf, matchRule } from '../policy/policy';
+import { hostOf, matchRule, servesHost } from '../policy/policy';
 import { POLICY, PolicyService } from '../policy/policy.service';
 import { FillLock } from '../proxy/fill-lock';
 import { BearerCheck } from './bearer';
@@ -65,7 +65,7 @@ export class PolicyController {
     const target = parsed.pathname + parsed.search;
     const policy = this.policy.current;
     const base = { url, policy: policy.source?.hash ?? null };
-    if (reverse && policy.hosts !== null && !policy.hosts.has(hostOf(authority))) {
+    if (reverse && !servesHost(policy, hostOf(authority))) {
       return { ...base, rule: null, key: null, tiers: [], verdict: { serve: 'misdirected', why: `421: ${hostOf(authority)} is not in hosts` } };
     }
     const rule = matchRule(policy, hostOf(authority), parsed.pathname, 'GET', headers);

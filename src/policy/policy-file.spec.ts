@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compilePolicy, matchRule } from './policy';
+import { compilePolicy, matchRule, servesHost } from './policy';
 import { parsePolicyText, PolicyError } from './policy-file';
 
 function error(text: string): string {
@@ -40,6 +40,12 @@ describe('policy file validation (one line: file, line, column, key, accepted fo
     assert.deepEqual(p.settings, { CACHE_MAX_AGE: '10m' });
     assert.deepEqual(p.rules.map((r) => r.label), ['#1', 'b']);
     assert.throws(() => compilePolicy({ file: 'p.yaml', hash: 'h', document: parsePolicyText('p.yaml', 'rules: [{ name: a }, { name: a }]\n') }, 0), /used twice/);
+  });
+
+  it('hosts: exact names and *.suffix, ports ignored', () => {
+    const p = compilePolicy({ file: 'p.yaml', hash: 'h', document: parsePolicyText('p.yaml', 'hosts: [www.example.com, "*.cdn.example", "Api.Example.com:8080"]\n') }, 0);
+    for (const h of ['www.example.com', 'a.cdn.example', 'x.y.cdn.example', 'api.example.com']) assert.equal(servesHost(p, h), true, h);
+    for (const h of ['cdn.example', 'example.com', 'www.example.com.evil']) assert.equal(servesHost(p, h), false, h);
   });
 
   it('first match wins, on host (exact or *.suffix), path glob, method and header', () => {

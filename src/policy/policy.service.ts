@@ -66,7 +66,7 @@ export class PolicyService {
       hash: p.source?.hash ?? null,
       loadedAt: p.source === null ? null : new Date(p.loadedAt).toISOString(),
       rules: p.rules.map((r) => r.label),
-      hosts: p.hosts === null ? null : [...p.hosts],
+      hosts: p.hosts === null ? null : p.hosts.list,
       reloads: { ...this.reloads },
       lastError: this.lastError,
     };

@@ -38,8 +38,8 @@ export interface Policy {
   /** The file and its hash; null for the built-in default (RFC behaviour, no rules). */
   source: { file: string; hash: string } | null;
   loadedAt: number;
-  /** Reverse mode: the only hosts served (lower case, no port); null: any. */
-  hosts: ReadonlySet<string> | null;
+  /** Reverse mode: the only hosts served (lower case, no port; `*.example.com` as a suffix); null: any. */
+  hosts: { exact: ReadonlySet<string>; suffixes: readonly string[]; list: readonly string[] } | null;
   rules: readonly Rule[];
   /** Top-level settings from the file, as environment values (the environment overrides them). */
   settings: Readonly<Record<string, string>>;
@@ -59,10 +59,23 @@ export function compilePolicy(src: PolicySource, now: number): Policy {
   return {
     source: { file: src.file, hash: src.hash },
     loadedAt: now,
-    hosts: doc.hosts === undefined ? null : new Set(doc.hosts.map((h) => h.toLowerCase().replace(/:80$/, ''))),
+    hosts: doc.hosts === undefined ? null : hostList(doc.hosts),
     rules,
     settings: settingsOf(doc),
   };
+}
+
+function hostList(hosts: readonly string[]): NonNullable<Policy['hosts']> {
+  const names = hosts.map((h) => hostOf(h.toLowerCase()));
+  return { exact: new Set(names.filter((h) => !h.startsWith('*.'))), suffixes: names.filter((h) => h.startsWith('*.')).map((h) => h.slice(1)), list: names };
+}
+
+/** Whether the policy serves this host (reverse mode's `hosts`). */
+export function servesHost(policy: Policy, host: string): boolean {
+  const h = policy.hosts;
+  if (h === null || h.exact.has(host)) return true;
+  for (const s of h.suffixes) if (host.endsWith(s)) return true;
+  return false;
 }
 
 function settingsOf(doc: PolicyDocument): Record<string, string> {

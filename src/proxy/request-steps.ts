@@ -24,7 +24,7 @@ import type { ForwardReason } from '../http-cache/cache-status';
 import type { Transaction } from './transaction';
 import { UpstreamClient } from './upstream.client';
 import { cookieKeyField, cookieValue, keyTarget } from '../policy/cache-key';
-import { hostOf, matchRule, Policy } from '../policy/policy';
+import { hostOf, matchRule, Policy, servesHost } from '../policy/policy';
 import { POLICY, PolicyService } from '../policy/policy.service';
 
 /**
@@ -129,7 +129,7 @@ export class RequestSteps {
       const authority = requestAuthority(req, reverse.host);
       if (authority === null) return this.answer(tx, 400, 'Bad Request: one Host header, a valid authority (RFC 9110 §7.2)', 'bypass', 'bad-host');
       // A served-hosts list: any other Host is refused before anything is fetched or stored.
-      if (policy.hosts !== null && !policy.hosts.has(hostOf(authority))) return this.answer(tx, 421, 'Misdirected Request: this host is not served here', 'bypass', 'host-not-served');
+      if (policy.hosts !== null && !servesHost(policy, hostOf(authority))) return this.answer(tx, 421, 'Misdirected Request: this host is not served here', 'bypass', 'host-not-served');
       tx.authority = authority;
       keyPrefix = authority;
     } else {

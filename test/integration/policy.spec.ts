@@ -380,3 +380,41 @@ describe('the policy file and the process', () => {
     }
   });
 });
+
+describe('CACHE_MAX_AGE', () => {
+  let origin: TestOrigin;
+  before(async () => {
+    origin = await startOrigin((req, res) => {
+      if (req.headers['if-none-match'] === '"v1"') return void res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=600' }).end();
+      res.writeHead(200, { etag: '"v1"', 'cache-control': 'max-age=600', 'content-type': 'text/plain' }).end('body');
+    });
+  });
+  after(() => origin.close());
+
+  it("no cap by default: the origin's 600 s are honoured", async () => {
+    const proxy = await reverseProxy(origin.url);
+    try {
+      assert.match(cacheStatus(await proxy.get('/uncapped')), /stored; ttl=600/);
+      assert.match(cacheStatus(await proxy.get('/uncapped')), /hit; detail=l1; ttl=(600|599)/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('set: the object turns stale at the cap and is revalidated with its validators, and ttl says so', async () => {
+    const proxy = await reverseProxy(origin.url, { CACHE_MAX_AGE: '1s' });
+    try {
+      assert.match(cacheStatus(await proxy.get('/capped')), /stored; ttl=1/);
+      assert.match(cacheStatus(await proxy.get('/capped')), /hit; detail=l1; ttl=0/);
+      await sleep(1100);
+      const r = await proxy.get('/capped');
+      assert.equal(r.body, 'body');
+      assert.match(cacheStatus(r), /fwd=stale; fwd-status=304/);
+      const seen = origin.requests.filter((x) => x.url === '/capped');
+      assert.equal(seen.length, 2);
+      assert.equal(seen[1]!.headers['if-none-match'], '"v1"');
+    } finally {
+      await proxy.close();
+    }
+  });
+});
