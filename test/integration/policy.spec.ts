@@ -1,7 +1,7 @@
 // The operator policy file (TIERCEL_CONFIG) over real sockets: the README's example exactly as
 // written, each rule action, served hosts, reload, explain.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -60,6 +60,10 @@ describe('the example policy, with an origin that sends no Cache-Control at all'
   after(async () => {
     await proxy.close();
     await origin.close();
+  });
+
+  it('is the example the README documents', () => {
+    assert.ok(readFileSync(join(__dirname, '../../../README.md'), 'utf8').includes('```yaml\n' + EXAMPLE + '```'));
   });
 
   it('/static/app.js is a hit for a day', async () => {
