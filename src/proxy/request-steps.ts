@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import type { TiercelConfig } from '../config/config';
@@ -16,7 +17,7 @@ import { RequestTelemetry, traceFields } from '../telemetry/request-telemetry';
 import { Delivery } from './delivery';
 import { FillFactory } from './fill';
 import type { FillHead } from './fill-handle';
-import { Acquired, FillLock, NOT_STORED } from './fill-lock';
+import { Acquired, FillLock, NOT_STORED, OriginFailure } from './fill-lock';
 import type { HitForPass } from './hit-for-pass';
 import { clientHeaders, HeaderPolicy, headerPolicy, upstreamHeaders } from './origin-headers';
 import { cacheStatusOf, hitRecord, originRecord, storedRecord, synthRecord } from './request-record';
@@ -54,6 +55,12 @@ export class RequestSteps {
   readonly table: Readonly<Record<StepName, Step>>;
   private readonly name: string;
   private readonly headers: HeaderPolicy;
+  /**
+   * Keys whose last background refresh failed (origin down or 5xx): while they are remembered,
+   * a stale object served within its stale-if-error window says so (`fwd=stale`,
+   * `detail=stale-if-error-…`) instead of passing for a plain stale hit.
+   */
+  private readonly refreshFailures: LRUCache<string, OriginFailure>;
   /** The steps' collaborators, by name: `this.d.lock`, `this.d.cache`, ... */
   private readonly d: {
     config: TiercelConfig;
@@ -84,6 +91,7 @@ export class RequestSteps {
     this.d = { config, cache, upstream, lock, hitForPass: lock.hitForPass, fills, delivery, invalidation, telemetry, log, policy };
     this.name = config.cache.name;
     this.headers = headerPolicy(config, upstream.isReverse);
+    this.refreshFailures = new LRUCache<string, OriginFailure>({ max: 10_000, ttl: Math.max(1000, config.cache.hitForPassMs), ttlAutopurge: false });
     this.table = {
       recv: (tx) => this.recv(tx),
       lookup: (tx) => this.lookup(tx),
@@ -250,7 +258,15 @@ export class RequestSteps {
       if (acquired instanceof Promise) acquired.then((a) => this.startRefresh(tx, stale, a), (err: unknown) => this.d.log.warn({ err }, 'background refresh failed'));
       else this.startRefresh(tx, stale, acquired);
     }
-    return this.hit(tx, stale, Date.now(), 'stale');
+    const now = Date.now();
+    // The origin failed the last refresh: the stale object stands in for an origin error (RFC 5861 §4).
+    const failure = this.refreshFailures.size === 0 ? undefined : this.refreshFailures.get(key);
+    if (failure !== undefined && staleIfErrorAllows(stale, now, tx.requestCc, failure.status)) {
+      tx.staleTier = tx.lookup.tier;
+      tx.failure = failure;
+      return 'stale-if-error';
+    }
+    return this.hit(tx, stale, now, 'stale');
   }
 
   private startRefresh(cause: Transaction, stale: CachedResponse, acquired: Acquired): void {
@@ -274,10 +290,19 @@ export class RequestSteps {
       hitForPass: false,
       rule: cause.rule,
     });
+    const key = cause.lookup.key;
     fill.head
       .then((head) => {
-        if (head.kind === 'failed') this.d.log.warn({ reason: head.failure.reason, key: cause.primaryKey }, 'background refresh failed');
-        else if (head.kind === 'response') return fill.pipe(null, true);
+        if (head.kind === 'failed') {
+          this.refreshFailures.set(key, head.failure);
+          this.d.log.warn({ reason: head.failure.reason, key: cause.primaryKey }, 'background refresh failed');
+        } else if (head.kind === 'response' && head.failure !== null) {
+          this.refreshFailures.set(key, head.failure);
+          return fill.pipe(null, true);
+        } else {
+          this.refreshFailures.delete(key);
+          if (head.kind === 'response') return fill.pipe(null, true);
+        }
         return true;
       })
       .catch((err: unknown) => this.d.log.warn({ err, key: cause.primaryKey }, 'background refresh failed'))
