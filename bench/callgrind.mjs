@@ -4,10 +4,12 @@
 // workload (an L1 hit of /1k, a pass-through of /pass), Tiercel runs under callgrind in front of
 // bench/origin.mjs; WARMUP requests let V8 compile the hot path, then the counters are zeroed
 // and WINDOW requests counted, three times; the minimum per request is reported.
-// Knobs: CALLGRIND_WARMUP (12000), CALLGRIND_WINDOW (2000), CALLGRIND_WINDOWS (3).
+// Knobs: CALLGRIND_WARMUP (12000), CALLGRIND_WINDOW (2000), CALLGRIND_WINDOWS (3),
+// CALLGRIND_PATHS (/1k,/pass).
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -15,6 +17,7 @@ const HERE = new URL('.', import.meta.url).pathname;
 const WARMUP = Number(process.env.CALLGRIND_WARMUP ?? 12000);
 const WINDOW = Number(process.env.CALLGRIND_WINDOW ?? 2000);
 const WINDOWS = Number(process.env.CALLGRIND_WINDOWS ?? 3);
+const PATHS = (process.env.CALLGRIND_PATHS ?? '/1k,/pass').split(',');
 const dirs = process.argv.slice(2).length ? process.argv.slice(2) : [join(HERE, '..')];
 const children = [];
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
@@ -26,6 +29,13 @@ function started(child, pattern) {
     child.stdout.on('data', on);
     child.stderr.on('data', on);
     child.once('exit', (code) => rej(new Error(`exited ${code}: ${out.slice(-500)}`)));
+  });
+}
+
+/** A port the kernel just handed out on loopback: no guessing, so parallel runs do not collide. */
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer().once('error', rej).listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
   });
 }
 
@@ -53,11 +63,11 @@ children.push(origin);
 const originPort = Number((await started(origin, /LISTENING (\d+)/))[1]);
 const results = [];
 for (const dir of dirs) {
-  for (const path of ['/1k', '/pass']) {
+  for (const path of PATHS) {
     const out = mkdtempSync(join(tmpdir(), 'tiercel-cg-'));
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const [port, adminPort] = [await freePort(), await freePort()];
     const t = spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}/callgrind.out.%p`, process.execPath, join(resolve(dir), 'dist/src/main.js')], {
-      env: { PATH: process.env.PATH, UPSTREAM_URL: `http://127.0.0.1:${originPort}`, PROXY_PORT: String(port), ADMIN_PORT: String(port + 1), LOG_LEVEL: 'info', INSTANCE_ID: 'cg' },
+      env: { PATH: process.env.PATH, UPSTREAM_URL: `http://127.0.0.1:${originPort}`, PROXY_PORT: String(port), ADMIN_PORT: String(adminPort), LOG_LEVEL: 'info', INSTANCE_ID: 'cg' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(t);

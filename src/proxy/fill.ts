@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import type { Context, Span } from '@opentelemetry/api';
-import type { Dispatcher } from 'undici';
+import { Dispatcher, errors } from 'undici';
 import type { Logger } from 'pino';
 import { CachedResponse, createCachedResponse, deliverySlots, StoreOptions, storedFields } from '../cache/cached-response';
 import { TieredCache } from '../cache/tiered-cache';
@@ -25,12 +25,14 @@ import { RequestTelemetry } from '../telemetry/request-telemetry';
 import type { FillHandle, FillHead } from './fill-handle';
 import { FillLock, FillOutcome, FillPermit, NOT_STORED, OriginFailure } from './fill-lock';
 import type { HitForPass } from './hit-for-pass';
-import { classifyUpstreamError, idleLimited, requestAsterisk, UpstreamClient, UpstreamTarget } from './upstream.client';
+import { classifyUpstreamError, dispatchAsterisk, idleLimited, UpstreamClient, UpstreamTarget } from './upstream.client';
 
 /** Methods that never change state (RFC 9110 §9.2.1): no invalidation after them. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 /** Methods a retry cannot make do more than once (RFC 9110 §9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** A body nobody needs is read up to this many bytes to keep its connection; past it the connection goes (undici's dump() bound). */
+const DRAIN_LIMIT = 128 * 1024;
 
 /** What every fill shares: the cache it stores into and the rules it stores by. */
 export interface FillContext {
@@ -125,14 +127,21 @@ export interface FillSpec {
  * delivers. The body is streamed to the delivering client under its backpressure while a copy
  * is kept for the store; only a whole body is stored.
  */
-export class Fill implements FillHandle {
+export class Fill implements FillHandle, Dispatcher.DispatchHandler {
   readonly head: Promise<FillHead>;
   /** Milliseconds until the origin's response headers arrived; -1 before. */
   originMs = -1;
   /** Body bytes received from the origin. */
   bytes = 0;
-  private readonly abort = new AbortController();
-  private response: Dispatcher.ResponseData | null = null;
+  private resolveHead!: (head: FillHead) => void;
+  private resolvePipe: ((whole: boolean) => void) | null = null;
+  /** undici's handle on the exchange: pause, resume, abort. Null before the request starts. */
+  private controller: Dispatcher.DispatchController | null = null;
+  /** Nobody needs the response any more: the exchange is aborted as soon as it can be. */
+  private cancelled = false;
+  private sentAt = 0;
+  private status = 0;
+  private fields: ResponseFields | null = null;
   private decision: StoreDecision | null = null;
   private requestTime = 0;
   private responseTime = 0;
@@ -143,8 +152,17 @@ export class Fill implements FillHandle {
   private sink: ServerResponse | null = null;
   private headOnly = false;
   private piped: Promise<boolean> | null = null;
+  /** The body is read only to free the connection (nobody delivers or stores it). */
+  private draining = false;
+  /** How the body ended: whole (true) or broken (false); null while it is arriving. */
+  private complete: boolean | null = null;
+  private chunks: Buffer[] | null = null;
   private clientGone = false;
   private ended = false;
+  private retried = false;
+  /** The connection of its own for the retry, closed once the exchange is over. */
+  private retryClient: Dispatcher | null = null;
+  private resumeOnDrain: (() => void) | null = null;
   private clientSpan: Span | null = null;
   /** The object cap and Set-Cookie handling: the rule's, else the configuration's. */
   private readonly maxObjectBytes: number;
@@ -156,7 +174,10 @@ export class Fill implements FillHandle {
     this.maxObjectBytes = rule?.maxObjectBytes ?? ctx.maxObjectBytes;
     const strip = rule?.stripSetCookie ?? ctx.storeOptions.stripSetCookie;
     this.storeOptions = strip === ctx.storeOptions.stripSetCookie ? ctx.storeOptions : { ...ctx.storeOptions, stripSetCookie: strip };
-    this.head = this.start();
+    this.head = new Promise<FillHead>((resolve) => {
+      this.resolveHead = resolve;
+    });
+    this.start();
   }
 
   /**
@@ -167,7 +188,21 @@ export class Fill implements FillHandle {
     if (this.piped !== null) return this.piped;
     this.sink = this.clientGone ? null : res;
     this.headOnly = headOnly;
-    this.piped = this.pump();
+    if (this.fields === null) {
+      this.piped = Promise.resolve(false);
+    } else if (!this.storing && this.sink === null) {
+      this.drain();
+      this.end(this.clientGone ? 'abandoned' : 'not-stored', NOT_STORED);
+      this.piped = Promise.resolve(true);
+    } else if (this.complete !== null) {
+      // The exchange ended between the headers and this call (a HEAD answer has no body to wait for).
+      this.piped = Promise.resolve(this.complete);
+    } else {
+      this.piped = new Promise<boolean>((resolve) => {
+        this.resolvePipe = resolve;
+      });
+      this.controller?.resume();
+    }
     return this.piped;
   }
 
@@ -180,48 +215,173 @@ export class Fill implements FillHandle {
     const had = this.sink;
     this.sink = null;
     const waited = (this.spec.permit?.waiting ?? 0) > 0;
-    if (!this.mayStore || (this.response === null && !waited)) {
-      this.abort.abort();
+    if (!this.mayStore || (this.fields === null && !waited)) {
+      this.cancel();
       return;
     }
-    if (had !== null) this.response?.body.resume();
+    if (had !== null) this.controller?.resume();
     // Headers are in and no step will pipe any more: read the body for the store.
-    if (this.response !== null && this.piped === null) void this.pipe(null, true);
+    if (this.fields !== null && this.piped === null) void this.pipe(null, true);
   }
 
-  private async start(): Promise<FillHead> {
+  private start(): void {
     const { spec, ctx } = this;
     this.clientSpan = ctx.telemetry.originStart(spec.otelContext, spec.target, spec.path, spec.method, spec.headers);
     this.requestTime = Date.now();
-    const sentAt = performance.now();
+    this.sentAt = performance.now();
     const body = spec.body === null ? null : idleLimited(spec.body, ctx.requestBodyTimeoutMs);
-    let response: Dispatcher.ResponseData;
+    this.dispatch(spec.target.dispatcher, body);
+  }
+
+  /** The origin request on a dispatcher (OPTIONS *, which undici does not send, by node:http). */
+  private dispatch(d: Dispatcher, body: Readable | null): void {
+    const { spec } = this;
     try {
-      try {
-        response = await this.request(spec.target.dispatcher, body);
-      } catch (first) {
-        if (!this.retryable(first, body)) throw first;
-        response = await this.retry();
-      }
-    } catch (error) {
-      this.originMs = performance.now() - sentAt;
-      const c = classifyUpstreamError(error);
-      const failure: OriginFailure = { status: 0, reason: c.reason };
-      if (this.abort.signal.aborted) {
-        this.end('abandoned', NOT_STORED);
-      } else {
-        ctx.counters.originFailed(c.reason);
-        ctx.telemetry.originFailed(this.clientSpan, c.reason, error);
-        this.clientSpan = null;
-        this.end('failed', { stored: false, failure });
-      }
-      return { kind: 'failed', failure, gatewayStatus: c.status, error };
+      if (spec.path === '*') dispatchAsterisk(spec.target, spec.headers, this.ctx.upstreamTimeoutMs, this);
+      else d.dispatch({ origin: spec.target.origin, path: spec.path, method: spec.method, headers: spec.headers, body }, this);
+    } catch (err) {
+      this.onResponseError(null, err as Error);
     }
-    this.response = response;
+  }
+
+  /** Aborts the exchange: now when it runs, or as soon as undici starts it. */
+  private cancel(): void {
+    this.cancelled = true;
+    this.controller?.abort(new errors.RequestAbortedError());
+  }
+
+  // ── undici's dispatch handler: the origin's answer as it arrives ───────────────────────────
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.cancelled) controller.abort(new errors.RequestAbortedError());
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    // Interim responses (1xx) are neither the answer nor stored.
+    if (statusCode < 200) return;
+    // The body waits until a step pipes it (or drains it).
+    controller.pause();
+    this.responded(statusCode, headers as ResponseFields);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const received = (this.bytes += chunk.length);
+    if (this.draining) {
+      // As undici's dump(): a body nobody needs is read up to a bound, then the connection goes.
+      if (received > DRAIN_LIMIT) controller.abort(new errors.RequestAbortedError());
+      return;
+    }
+    const chunks = this.chunks;
+    if (chunks !== null) {
+      if (received > this.maxObjectBytes) {
+        this.storing = false;
+        this.mayStore = false;
+        this.chunks = null;
+        this.ctx.hitForPass.mark(this.spec.key, 'too-large');
+        this.spec.permit?.settle(NOT_STORED);
+        if (this.sink === null) {
+          this.cancel();
+          return;
+        }
+      } else {
+        chunks.push(chunk);
+      }
+    }
+    const sink = this.sink;
+    if (sink !== null && !this.headOnly && !sink.write(chunk)) {
+      controller.pause();
+      sink.once('drain', (this.resumeOnDrain ??= () => this.controller?.resume()));
+    }
+  }
+
+  onResponseEnd(): void {
+    this.complete = true;
+    this.closeRetryClient();
+    this.clientSpan?.end();
+    this.clientSpan = null;
+    if (this.draining) return;
+    const { spec, ctx } = this;
+    const resolve = this.resolvePipe;
+    this.resolvePipe = null;
+    if (!this.storing) {
+      this.end('not-stored', NOT_STORED);
+      resolve?.(true);
+      return;
+    }
+    const received = this.bytes;
+    const fields = this.fields!;
+    const expected = contentLength(fields['content-length']);
+    if (expected !== null && received !== expected && spec.method !== 'HEAD') {
+      this.end('incomplete', NOT_STORED);
+      resolve?.(true);
+      return;
+    }
+    const d = this.decision!;
+    const chunks = this.chunks ?? [];
+    this.chunks = null;
+    const obj = createCachedResponse(
+      { status: this.status, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: d.responseCc, freshness: d.freshness, varyNames: withKeyFields(d.vary.names, this.spec.rule), tags: parseTags(fields['surrogate-key'], fields['cache-tag']), requestTime: this.requestTime, responseTime: this.responseTime },
+      this.storeOptions,
+    );
+    this.store(obj);
+    this.end('stored', { stored: true, failure: null });
+    resolve?.(true);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    const { spec, ctx } = this;
+    if (this.fields === null) {
+      if (this.retryable(err)) return this.retry();
+      this.closeRetryClient();
+      return this.failed(err);
+    }
+    this.complete = false;
+    this.closeRetryClient();
+    this.chunks = null;
+    const resolve = this.resolvePipe;
+    this.resolvePipe = null;
+    if (this.draining) {
+      this.end('not-stored', NOT_STORED);
+      return;
+    }
+    // The body broke: nothing is stored, and the client's response is cut.
+    if (this.cancelled) {
+      this.end('abandoned', NOT_STORED);
+    } else {
+      const reason = classifyUpstreamError(err).reason;
+      ctx.counters.originFailed(reason);
+      ctx.telemetry.originFailed(this.clientSpan, reason, err);
+      this.clientSpan = null;
+      if (!this.clientGone) ctx.log.warn({ origin: spec.target.origin, path: spec.path, reason, error: err.message }, 'origin response failed');
+      this.end(this.storing ? 'incomplete' : 'failed', { stored: false, failure: { status: 0, reason } });
+    }
+    resolve?.(false);
+  }
+
+  /** No response: the origin could not be reached, timed out, or the fill was cancelled. */
+  private failed(error: unknown): void {
+    const { ctx } = this;
+    this.originMs = performance.now() - this.sentAt;
+    const c = classifyUpstreamError(error);
+    const failure: OriginFailure = { status: 0, reason: c.reason };
+    if (this.cancelled) {
+      this.end('abandoned', NOT_STORED);
+    } else {
+      ctx.counters.originFailed(c.reason);
+      ctx.telemetry.originFailed(this.clientSpan, c.reason, error);
+      this.clientSpan = null;
+      this.end('failed', { stored: false, failure });
+    }
+    this.resolveHead({ kind: 'failed', failure, gatewayStatus: c.status, error });
+  }
+
+  /** The origin's response headers are in: what the response is, and whether it will be stored. */
+  private responded(status: number, fields: ResponseFields): void {
+    const { spec, ctx } = this;
+    this.status = status;
+    this.fields = fields;
     this.responseTime = Date.now();
-    const status = response.statusCode;
-    const fields = response.headers as ResponseFields;
-    this.originMs = performance.now() - sentAt;
+    this.originMs = performance.now() - this.sentAt;
     ctx.telemetry.originEnd(this.clientSpan, status, this.originMs / 1000);
 
     if (!SAFE_METHODS.has(spec.method) && status < 400) ctx.invalidate(unsafeMethodTargets(spec.primaryKey, spec.path, fields), spec.otelContext);
@@ -230,7 +390,7 @@ export class Fill implements FillHandle {
     let failure: OriginFailure | null = null;
     const stale = spec.stale;
     if (stale !== undefined && (spec.purpose === 'revalidate' || spec.purpose === 'refresh')) {
-      if (status === 304) return this.notModified(stale, fields);
+      if (status === 304) return this.resolveHead(this.notModified(stale, fields));
       // A 5xx never replaces a stored object: it stays, for stale-if-error and the next try.
       if (isOriginError(status)) {
         refusal = 'origin-error';
@@ -260,10 +420,11 @@ export class Fill implements FillHandle {
     if (refusal === null && spec.hitForPass) ctx.hitForPass.clear(spec.key);
     this.storing = refusal === null;
     this.mayStore = this.storing;
+    if (this.storing) this.chunks = [];
     // Waiters need not queue behind a response that will not be stored.
     if (!this.storing) spec.permit?.settle({ stored: false, failure });
     if (this.clientGone) void this.pipe(null, true);
-    return {
+    this.resolveHead({
       kind: 'response',
       status,
       fields,
@@ -272,14 +433,14 @@ export class Fill implements FillHandle {
       // What is left of its freshness: the Age it arrived with has used some of it (RFC 9111 §4.2.3).
       ttlSeconds: this.storing ? Math.floor((this.decision!.freshness.lifetimeMs - correctedInitialAge(firstValue(fields.age), undefined, 0, 0)) / 1000) : null,
       failure,
-    };
+    });
   }
 
-  /** The origin request on a dispatcher (OPTIONS *, which undici does not send, by node:http). */
-  private request(d: Dispatcher, body: Readable | null): Promise<Dispatcher.ResponseData> {
-    const { spec } = this;
-    if (spec.path === '*') return requestAsterisk(spec.target, spec.headers, this.abort.signal, this.ctx.upstreamTimeoutMs);
-    return d.request({ origin: spec.target.origin, path: spec.path, method: spec.method, headers: spec.headers, body, signal: this.abort.signal });
+  /** Reads the rest of a body nobody needs, so the connection can carry the next request. */
+  private drain(): void {
+    this.draining = true;
+    this.chunks = null;
+    this.controller?.resume();
   }
 
   /**
@@ -287,24 +448,29 @@ export class Fill implements FillHandle {
    * idle keep-alive sockets as they are reused) is sent once more, on a connection of its own,
    * when its method is idempotent (RFC 9110 §9.2.2), as nginx and Varnish do.
    */
-  private retryable(err: unknown, body: Readable | null): boolean {
-    return body === null && IDEMPOTENT.has(this.spec.method) && !this.abort.signal.aborted && classifyUpstreamError(err).reason === 'reset';
+  private retryable(err: unknown): boolean {
+    return !this.retried && this.spec.body === null && IDEMPOTENT.has(this.spec.method) && !this.cancelled && classifyUpstreamError(err).reason === 'reset';
   }
 
-  private async retry(): Promise<Dispatcher.ResponseData> {
+  private retry(): void {
+    this.retried = true;
+    this.controller = null;
     this.ctx.counters.originRetried();
     const fresh = this.spec.target.fresh();
-    try {
-      return await this.request(fresh, null);
-    } finally {
-      // Closes once the response has been read.
-      void fresh.close().catch(() => {});
-    }
+    this.retryClient = fresh;
+    this.dispatch(fresh, null);
+  }
+
+  private closeRetryClient(): void {
+    const c = this.retryClient;
+    if (c === null) return;
+    this.retryClient = null;
+    void c.close().catch(() => {});
   }
 
   /** A 304 (RFC 9111 §4.3.4): the stored object updated, stored again; or kept as it was, when it names another validator. */
   private notModified(stale: CachedResponse, fields: ResponseFields): FillHead {
-    this.response!.body.dump().catch(() => {});
+    this.drain();
     if (!validatorsMatch(stale.etag, stale.lastModified, firstValue(fields.etag), firstValue(fields['last-modified']))) {
       this.end('not-stored', NOT_STORED);
       return { kind: 'not-modified', object: stale, validatorMismatch: true };
@@ -320,79 +486,6 @@ export class Fill implements FillHandle {
     this.store(updated);
     this.end('revalidated', { stored: true, failure: null });
     return { kind: 'not-modified', object: updated, validatorMismatch: false };
-  }
-
-  private pump(): Promise<boolean> {
-    const response = this.response;
-    if (response === null) return Promise.resolve(false);
-    const body = response.body;
-    if (!this.storing && this.sink === null) {
-      body.dump().catch(() => {});
-      this.end(this.clientGone ? 'abandoned' : 'not-stored', NOT_STORED);
-      return Promise.resolve(true);
-    }
-    const { spec, ctx } = this;
-    const chunks: Buffer[] = [];
-    let received = 0;
-    return new Promise<boolean>((resolve) => {
-      body.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        this.bytes = received;
-        if (this.storing) {
-          if (received > this.maxObjectBytes) {
-            this.storing = false;
-            this.mayStore = false;
-            chunks.length = 0;
-            ctx.hitForPass.mark(spec.key, 'too-large');
-            spec.permit?.settle(NOT_STORED);
-            if (this.sink === null) this.abort.abort();
-          } else {
-            chunks.push(chunk);
-          }
-        }
-        const sink = this.sink;
-        if (sink !== null && !this.headOnly && !sink.write(chunk)) {
-          body.pause();
-          sink.once('drain', () => body.resume());
-        }
-      });
-      body.once('end', () => {
-        this.clientSpan?.end();
-        this.clientSpan = null;
-        if (!this.storing) {
-          this.end('not-stored', NOT_STORED);
-          return resolve(true);
-        }
-        const expected = contentLength(this.response!.headers['content-length']);
-        if (expected !== null && received !== expected && spec.method !== 'HEAD') {
-          this.end('incomplete', NOT_STORED);
-          return resolve(true);
-        }
-        const d = this.decision!;
-        const fields = this.response!.headers as ResponseFields;
-        const obj = createCachedResponse(
-          { status: this.response!.statusCode, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: d.responseCc, freshness: d.freshness, varyNames: withKeyFields(d.vary.names, spec.rule), tags: parseTags(fields['surrogate-key'], fields['cache-tag']), requestTime: this.requestTime, responseTime: this.responseTime },
-          this.storeOptions,
-        );
-        this.store(obj);
-        this.end('stored', { stored: true, failure: null });
-        resolve(true);
-      });
-      body.once('error', (err: Error) => {
-        // The body broke: nothing is stored, and the client's response is cut.
-        if (this.abort.signal.aborted) {
-          this.end('abandoned', NOT_STORED);
-        } else {
-          const reason = classifyUpstreamError(err).reason;
-          ctx.counters.originFailed(reason);
-          ctx.telemetry.originFailed(this.clientSpan, reason, err);
-          this.clientSpan = null;
-          if (!this.clientGone) ctx.log.warn({ origin: spec.target.origin, path: spec.path, reason, error: err.message }, 'origin response failed');
-          this.end(this.storing ? 'incomplete' : 'failed', { stored: false, failure: { status: 0, reason } });
-        }
-        resolve(false);
-      });
-    });
   }
 
   private store(obj: CachedResponse): void {

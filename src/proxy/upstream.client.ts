@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { PassThrough, Readable } from 'node:stream';
 import { Agent, Client, Dispatcher, Pool, errors } from 'undici';
@@ -72,21 +72,61 @@ export function idleLimited(body: Readable, ms: number): Readable {
 
 /**
  * OPTIONS * (RFC 9112 §3.2.4), which undici's request API does not send: one node:http request
- * to the origin, its response shaped as undici's.
+ * to the origin, its events handed to an undici dispatch handler as undici would hand them.
  */
-export function requestAsterisk(target: UpstreamTarget, headers: string[], signal: AbortSignal, timeoutMs: number): Promise<Dispatcher.ResponseData> {
+export function dispatchAsterisk(target: UpstreamTarget, headers: string[], timeoutMs: number, handler: Dispatcher.DispatchHandler): void {
   const url = new URL(target.origin);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send({ host: url.hostname, port: url.port || undefined, method: 'OPTIONS', path: '*', headers, signal, timeout: timeoutMs, agent: false });
-    req.once('timeout', () => req.destroy(Object.assign(new Error('origin timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
-    req.once('error', reject);
-    req.once('response', (res) => {
-      const body = Object.assign(res, { dump: async () => void res.resume() });
-      resolve({ statusCode: res.statusCode ?? 502, headers: res.headers, body } as unknown as Dispatcher.ResponseData);
+  const req = send({ host: url.hostname, port: url.port || undefined, method: 'OPTIONS', path: '*', headers, timeout: timeoutMs, agent: false });
+  let res: IncomingMessage | null = null;
+  let done = false;
+  let paused = false;
+  let reason: Error | null = null;
+  const fail = (err: Error) => {
+    if (done) return;
+    done = true;
+    handler.onResponseError?.(controller, err);
+  };
+  const controller: Dispatcher.DispatchController = {
+    get aborted() { return reason !== null; },
+    get paused() { return paused; },
+    get reason() { return reason; },
+    abort(err: Error) {
+      if (reason !== null) return;
+      reason = err;
+      req.destroy();
+      res?.destroy();
+      fail(err);
+    },
+    pause() {
+      paused = true;
+      res?.pause();
+    },
+    resume() {
+      paused = false;
+      res?.resume();
+    },
+  };
+  req.once('timeout', () => req.destroy(Object.assign(new Error('origin timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+  req.once('error', fail);
+  req.once('response', (r) => {
+    res = r;
+    r.once('error', fail);
+    r.once('aborted', () => fail(Object.assign(new Error('origin closed the response'), { code: 'ECONNRESET' })));
+    handler.onResponseStart?.(controller, r.statusCode ?? 502, r.headers);
+    if (done) return;
+    if (paused) r.pause();
+    r.on('data', (chunk: Buffer) => {
+      if (!done) handler.onResponseData?.(controller, chunk);
     });
-    req.end();
+    r.once('end', () => {
+      if (done) return;
+      done = true;
+      handler.onResponseEnd?.(controller, {});
+    });
   });
+  handler.onRequestStart?.(controller, {});
+  req.end();
 }
 
 /**
