@@ -12,7 +12,17 @@ async function main(): Promise<void> {
   for (const warning of unknownVariables(process.env)) logger.warn(warning);
   // Telemetry first: instruments and tracers acquired while Nest builds the app must be the SDK's.
   const telemetry = startTelemetry(config, logger);
+  // SIGHUP runs every reload hook (the policy file, ...); it must not stop the process (Node's
+  // default), not even while Tiercel is starting: one that arrives then runs once it has started.
+  let reload: (() => void) | null = null;
+  let hupWhileStarting = false;
+  process.on('SIGHUP', () => {
+    if (reload === null) hupWhileStarting = true;
+    else reload();
+  });
   const tiercel = await startTiercel(process.env, { config, policy, logger, telemetry });
+  reload = () => void tiercel.reloaders.runAll(tiercel.logger, 'SIGHUP');
+  if (hupWhileStarting) reload();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -33,8 +43,6 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => tiercel.logger.error({ err }, 'unhandled rejection'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // SIGHUP runs every reload hook (the policy file, ...); it must not stop the process (Node's default).
-  process.on('SIGHUP', () => void tiercel.reloaders.runAll(tiercel.logger, 'SIGHUP'));
 }
 
 main().catch((err: unknown) => {
