@@ -107,7 +107,7 @@ describe('the example policy, with an origin that sends no Cache-Control at all'
     assert.match(cacheStatus(first), /fwd-status=404; stored; ttl=30/);
     const second = await proxy.get('/products/9', { headers: www });
     assert.equal(second.status, 404);
-    assert.match(cacheStatus(second), /hit; detail=l1; ttl=(30|29)/);
+    assert.match(cacheStatus(second), /hit; detail=l1; ttl=(30|2\d)/);
     assert.equal(origin.count('/products/9'), 1);
   });
 
@@ -278,7 +278,7 @@ describe('explain', () => {
     assert.deepEqual(hit.tiers[0].vary, ['~cookie.currency']);
     assert.equal(hit.tiers[0].variants, 1);
     assert.equal(hit.tiers[0].selected.validators.etag, '"v1"');
-    assert.equal(hit.tiers[0].selected.ttlSeconds >= 299, true);
+    assert.ok(hit.tiers[0].selected.ttlSeconds > 240 && hit.tiers[0].selected.ttlSeconds <= 300, String(hit.tiers[0].selected.ttlSeconds));
     const otherCurrency = await explain('http://www.example.com/products/1?b=2&a=1', 'cookie: currency=USD');
     assert.equal(otherCurrency.verdict.serve, 'miss');
   });
@@ -402,18 +402,18 @@ describe('CACHE_MAX_AGE', () => {
     const proxy = await reverseProxy(origin.url);
     try {
       assert.match(cacheStatus(await proxy.get('/uncapped')), /stored; ttl=600/);
-      assert.match(cacheStatus(await proxy.get('/uncapped')), /hit; detail=l1; ttl=(600|599)/);
+      assert.match(cacheStatus(await proxy.get('/uncapped')), /hit; detail=l1; ttl=(600|59\d)/);
     } finally {
       await proxy.close();
     }
   });
 
   it('set: the object turns stale at the cap and is revalidated with its validators, and ttl says so', async () => {
-    const proxy = await reverseProxy(origin.url, { CACHE_MAX_AGE: '1s' });
+    const proxy = await reverseProxy(origin.url, { CACHE_MAX_AGE: '2s' });
     try {
-      assert.match(cacheStatus(await proxy.get('/capped')), /stored; ttl=1/);
-      assert.match(cacheStatus(await proxy.get('/capped')), /hit; detail=l1; ttl=0/);
-      await sleep(1100);
+      assert.match(cacheStatus(await proxy.get('/capped')), /stored; ttl=2/);
+      assert.match(cacheStatus(await proxy.get('/capped')), /hit; detail=l1; ttl=(1|0)/);
+      await sleep(2100);
       const r = await proxy.get('/capped');
       assert.equal(r.body, 'body');
       assert.match(cacheStatus(r), /fwd=stale; fwd-status=304/);
