@@ -15,7 +15,10 @@
 // the tables goes beside it), BENCH_KEEP_TMP=1 (keep the temp dir with the servers' logs and
 // nginx config), BENCH_COMPARE=DIR (another built Tiercel checkout, such as a `git worktree` of
 // an earlier commit with `npm run build` done in it: measured as "Tiercel (compare)" beside
-// this one in every proxy workload, in the same interleaved rounds).
+// this one in every proxy workload, in the same interleaved rounds). BENCH_POLICY=1 adds a
+// Tiercel with a 20-rule TIERCEL_CONFIG file (19 rules that do not match the benchmark's URLs,
+// then a catch-all, so every hit tests all 20) to the L1-hit 1 KiB telemetry row: its
+// "req/s ÷ metrics only" is the policy's cost on the L1-hit path.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -48,7 +51,20 @@ const TELEMETRY = [
   { id: 'traces-1pct', label: 'metrics + traces sampled at 1%', sample: 0.01 },
   { id: 'traces-100pct', label: 'metrics + traces sampled at 100%', sample: 1 },
 ];
+if (env.BENCH_POLICY === '1') TELEMETRY.push({ id: 'policy-20', label: 'metrics only + a 20-rule policy file (BENCH_POLICY=1)', policy: true });
 const TELEMETRY_TARGET = { id: 'traces-1pct', min: 0.9 };
+
+/** 19 rules the benchmark's URLs do not match, then a catch-all: each request tests all 20. */
+function twentyRulePolicy() {
+  const rules = [];
+  for (let i = 1; i <= 19; i++) {
+    rules.push(`  - name: r${i}`, `    match: { host: "*.site${i}.example", path: "/section${i}/*" }`, '    ttl: 5m', '    grace: 1h', '    key: { query: { ignore: ["utm_*"], sort: true } }');
+  }
+  rules.push('  - name: everything', '    match: { path: "/*" }');
+  const file = join(tmpDir(), 'policy-20.yaml');
+  writeFileSync(file, ['hosts: ["127.0.0.1", localhost, "*.example"]', 'rules:', ...rules, ''].join('\n'));
+  return file;
+}
 const L2_TARGET = 0.5;
 
 async function startNginx(originPort) {
@@ -226,7 +242,7 @@ async function main() {
     sink = await startNodeServer('otlp-sink', 'otlp-sink.mjs');
     for (const t of TELEMETRY) {
       if (t.vars === null) { telemetry.push({ ...t, child: tiercel }); continue; }
-      const vars = t.sample === undefined ? t.vars : {
+      const vars = t.policy ? { TIERCEL_CONFIG: twentyRulePolicy() } : t.sample === undefined ? t.vars : {
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.port}/${t.id}`,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
         OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',

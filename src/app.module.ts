@@ -8,13 +8,15 @@ import { InvalidationModule } from './invalidation/invalidation.module';
 import { ProxyModule } from './proxy/proxy.module';
 import type { TelemetryHandle } from './telemetry/otel-sdk';
 import { TelemetryModule } from './telemetry/telemetry.module';
+import type { PolicyService } from './policy/policy.service';
+import type { Reloaders } from './reload';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: TiercelConfig, logger: Logger, telemetry: TelemetryHandle): DynamicModule {
+  static forRoot(config: TiercelConfig, logger: Logger, telemetry: TelemetryHandle, policy: PolicyService, reloaders: Reloaders): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config, logger, telemetry), CacheModule, InvalidationModule, TelemetryModule, ProxyModule, AdminModule],
+      imports: [ConfigModule.forRoot(config, logger, telemetry, policy, reloaders), CacheModule, InvalidationModule, TelemetryModule, ProxyModule, AdminModule],
     };
   }
 }

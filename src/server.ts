@@ -1,16 +1,28 @@
 import { createLogger } from './common/logger';
-import { loadConfig, unknownVariables } from './config/config';
+import { unknownVariables } from './config/config';
+import { PolicyError } from './policy/policy-file';
+import { loadSettings } from './policy/settings';
 import { ConfigError } from './config/parse';
 import { startTelemetry } from './telemetry/otel-sdk';
 import { startTiercel } from './tiercel';
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
+  const { config, policy } = loadSettings(process.env);
   const logger = createLogger(config.logLevel, config.instanceId);
   for (const warning of unknownVariables(process.env)) logger.warn(warning);
   // Telemetry first: instruments and tracers acquired while Nest builds the app must be the SDK's.
   const telemetry = startTelemetry(config, logger);
-  const tiercel = await startTiercel(process.env, { config, logger, telemetry });
+  // SIGHUP runs every reload hook (the policy file, ...); it must not stop the process (Node's
+  // default), not even while Tiercel is starting: one that arrives then runs once it has started.
+  let reload: (() => void) | null = null;
+  let hupWhileStarting = false;
+  process.on('SIGHUP', () => {
+    if (reload === null) hupWhileStarting = true;
+    else reload();
+  });
+  const tiercel = await startTiercel(process.env, { config, policy, logger, telemetry });
+  reload = () => void tiercel.reloaders.runAll(tiercel.logger, 'SIGHUP');
+  if (hupWhileStarting) reload();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -31,14 +43,12 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => tiercel.logger.error({ err }, 'unhandled rejection'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // Nothing is reloaded on SIGHUP yet; it must not stop the process (Node's default).
-  process.on('SIGHUP', () => tiercel.logger.info({ signal: 'SIGHUP' }, 'SIGHUP received: nothing to reload'));
 }
 
 main().catch((err: unknown) => {
   // A bad configuration value is one line naming the variable, the value and the accepted form.
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number; variable?: string };
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof PolicyError) {
     process.stderr.write(`tiercel: ${err.message}\n`);
   } else if (e?.code === 'EADDRINUSE' || e?.code === 'EACCES' || e?.code === 'EADDRNOTAVAIL') {
     // A port that cannot be bound is one line naming the variable and the address.

@@ -6,7 +6,10 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { createLogger, PinoNestLogger } from './common/logger';
-import { loadConfig, TiercelConfig } from './config/config';
+import type { TiercelConfig } from './config/config';
+import type { PolicyService } from './policy/policy.service';
+import { loadSettings } from './policy/settings';
+import { Reloaders } from './reload';
 import { ProxyServer } from './proxy/proxy.server';
 import { NO_TELEMETRY, TelemetryHandle } from './telemetry/otel-sdk';
 
@@ -16,6 +19,9 @@ export interface RunningTiercel {
   logger: Logger;
   proxyPort: number;
   adminPort: number;
+  policy: PolicyService;
+  /** What SIGHUP runs: every reload hook (the policy file first). */
+  reloaders: Reloaders;
   close(): Promise<void>;
 }
 
@@ -24,15 +30,20 @@ export interface StartOptions {
   /** The OpenTelemetry SDK, started before this call (main does); none: instruments are no-ops. */
   telemetry?: TelemetryHandle;
   config?: TiercelConfig;
+  policy?: PolicyService;
 }
 
 /** Builds and starts one Tiercel: the Nest app with its admin port, and the data port. */
 export async function startTiercel(env: Record<string, string | undefined> = process.env, o: StartOptions = {}): Promise<RunningTiercel> {
-  const config = o.config ?? loadConfig(env);
+  const settings = o.config !== undefined && o.policy !== undefined ? { config: o.config, policy: o.policy } : loadSettings(env);
+  const config = o.config ?? settings.config;
+  const policy = o.policy ?? settings.policy;
+  const reloaders = new Reloaders();
+  if (policy.file !== null) reloaders.add('policy', () => policy.reload());
   const telemetry = o.telemetry ?? NO_TELEMETRY;
   config.telemetry.tracing = telemetry.tracing;
   const log = o.logger ?? createLogger(config.logLevel, config.instanceId);
-  const app = await NestFactory.create(AppModule.forRoot(config, log, telemetry), { logger: new PinoNestLogger(log), bodyParser: true });
+  const app = await NestFactory.create(AppModule.forRoot(config, log, telemetry, policy, reloaders), { logger: new PinoNestLogger(log), bodyParser: true });
   try {
     await app.listen(config.admin.port, config.admin.host);
   } catch (err) {
@@ -44,5 +55,5 @@ export async function startTiercel(env: Record<string, string | undefined> = pro
   const proxy = app.get(ProxyServer);
   const proxyPort = proxy.address!.port;
   log.info({ adminPort, proxyPort, instance: config.instanceId, mode: proxy.mode }, 'tiercel started');
-  return { app, config, logger: log, proxyPort, adminPort, close: () => app.close() };
+  return { app, config, logger: log, proxyPort, adminPort, policy, reloaders, close: () => app.close() };
 }

@@ -1,4 +1,5 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Inject } from '@nestjs/common';
+import { POLICY, PolicyService } from '../policy/policy.service';
 import { MemoryTier } from '../cache/memory.tier';
 import { TieredCache } from '../cache/tiered-cache';
 import { InvalidationService } from '../invalidation/invalidation.service';
@@ -13,6 +14,7 @@ export class StatsController {
     private readonly cache: TieredCache,
     private readonly lock: FillLock,
     private readonly invalidation: InvalidationService,
+    @Inject(POLICY) private readonly policy: PolicyService,
   ) {}
 
   /** Counters since start, computed from the same counters as /metrics, plus each tier's state. */
@@ -48,6 +50,7 @@ export class StatsController {
       l1: { entries: l1.entries, bytes: l1.bytes, capacityBytes: l1.capacityBytes, evictions: l1.evictions },
       l2: l2 === undefined ? null : { state: l2.state, ...l2.details },
       bus: this.invalidation.busStats(),
+      policy: this.policy.describe(),
     };
   }
 }

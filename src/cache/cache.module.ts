@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import type { TiercelConfig } from '../config/config';
+import { VALIDATOR_RETENTION_MS } from './cached-response';
 import { MemoryTier } from './memory.tier';
 import { RedisTierHolder } from './redis-tier.provider';
 import { TieredCache } from './tiered-cache';
@@ -11,7 +12,7 @@ import { TieredCache } from './tiered-cache';
     {
       provide: MemoryTier,
       inject: [TIERCEL_CONFIG],
-      useFactory: (c: TiercelConfig) => new MemoryTier(c.cache.sizeBytes, c.cache.maxObjectBytes, c.cache.maxAgeMs),
+      useFactory: (c: TiercelConfig) => new MemoryTier(c.cache.sizeBytes, c.cache.maxObjectBytes, VALIDATOR_RETENTION_MS),
     },
     {
       provide: TieredCache,

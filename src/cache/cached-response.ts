@@ -151,6 +151,9 @@ export function usableMs(obj: CachedResponse, now: number): number {
   return obj.lifetimeMs - age + Math.max(obj.staleWhileRevalidateMs, obj.staleIfErrorMs);
 }
 
+/** How long an object with validators is kept at least after it is stored: a 304 revives it. */
+export const VALIDATOR_RETENTION_MS = 5 * 60_000;
+
 export function hasValidator(obj: CachedResponse): boolean {
   return obj.etag !== undefined || obj.lastModified !== undefined;
 }

@@ -32,8 +32,8 @@ export class MemoryTier implements CacheTier {
   private entries = 0;
   private readonly lru: LRUCache<string, UrlSlot>;
 
-  /** maxAgeMs (CACHE_MAX_AGE) caps how long any object stays. */
-  constructor(private readonly capacityBytes: number, private readonly maxObjectBytes: number, private readonly maxAgeMs: number) {
+  /** validatorRetentionMs: how long an object with validators is kept at least, for a cheap 304 to revive it. */
+  constructor(private readonly capacityBytes: number, private readonly maxObjectBytes: number, private readonly validatorRetentionMs: number) {
     this.lru = new LRUCache<string, UrlSlot>({
       maxSize: capacityBytes,
       sizeCalculation: (slot) => Math.max(1, slot.size),
@@ -55,14 +55,20 @@ export class MemoryTier implements CacheTier {
     return variant === '' ? slot.base : slot.variants?.get(variant);
   }
 
+  /** What L1 holds for a URL, its recency untouched (for /admin/explain). */
+  peek(primaryKey: string): { base: CacheEntry | undefined; variants: ReadonlyMap<string, CachedResponse> } | undefined {
+    const slot = this.lru.peek(primaryKey);
+    return slot === undefined ? undefined : { base: slot.base, variants: slot.variants ?? new Map() };
+  }
+
   /**
-   * Its remaining freshness and stale windows, capped by CACHE_MAX_AGE. Objects with validators
-   * stay as long as the cap allows: a cheap 304 revives them.
+   * Its remaining freshness and stale windows. Objects with validators stay at least
+   * validatorRetentionMs: once stale (CACHE_MAX_AGE caps their freshness), a cheap 304 revives them.
    */
   retentionMs(obj: CachedResponse, now: number): number {
     const usable = usableMs(obj, now);
-    const useful = hasValidator(obj) ? Math.max(usable, this.maxAgeMs) : usable;
-    return Math.min(Math.max(useful, 1000), this.maxAgeMs);
+    const useful = hasValidator(obj) ? Math.max(usable, this.validatorRetentionMs) : usable;
+    return Math.max(useful, 1000);
   }
 
   health(): TierHealth {

@@ -5,7 +5,7 @@ import { deliveryHeaders, TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { createRedisClient, whenReady } from '../redis/redis.client';
 import { RedisTier } from './redis.tier';
-import { deliverySlots } from './cached-response';
+import { deliverySlots, VALIDATOR_RETENTION_MS } from './cached-response';
 import type { RedisClient } from '../redis/redis.client';
 
 /** How long start-up waits for Redis before opening the ports without it. */
@@ -32,7 +32,7 @@ export class RedisTierHolder implements OnApplicationBootstrap, OnApplicationShu
     const client = createRedisClient(redis, 'commands');
     client.on('error', (err: Error) => log.debug({ err }, 'redis connection error'));
     this.client = client;
-    const tier: RedisTier = new RedisTier(client, redis, deliverySlots(deliveryHeaders(config)), config.cache.maxAgeMs, (state) =>
+    const tier: RedisTier = new RedisTier(client, redis, deliverySlots(deliveryHeaders(config)), VALIDATOR_RETENTION_MS, (state) =>
       log.warn({ state, cause: state === 'open' ? tier.lastError : undefined }, `L2 circuit breaker ${state}`),
     );
     this.tier = tier;

@@ -257,12 +257,12 @@ describe('MemoryTier.retentionMs', () => {
     assert.equal(l1.retentionMs(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 60_000, staleWhileRevalidateMs: 30_000, staleIfErrorMs: 90_000 }), NOW), 150_000);
   });
 
-  it('is at least one second and at most CACHE_MAX_AGE', () => {
+  it('is at least one second, and as long as the object is usable (CACHE_MAX_AGE caps freshness, not retention)', () => {
     assert.equal(l1.retentionMs(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 0, initialAgeMs: 5_000 }), NOW), 1_000);
-    assert.equal(l1.retentionMs(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 86_400_000 }), NOW), MAX_AGE);
+    assert.equal(l1.retentionMs(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 86_400_000 }), NOW), 86_400_000);
   });
 
-  it('keeps objects with validators as long as CACHE_MAX_AGE allows', () => {
+  it('keeps stale objects with validators for revalidation', () => {
     assert.equal(l1.retentionMs(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 0, etag: '"v1"' }), NOW), MAX_AGE);
     assert.equal(l1.retentionMs(response(undefined, 'a', { responseTime: NOW, lifetimeMs: 0, lastModified: 'Sun, 06 Nov 1994 08:49:37 GMT' }), NOW), MAX_AGE);
   });

@@ -54,7 +54,7 @@ describe('loadConfig defaults', () => {
     assert.equal(c.cache.name, 'tiercel');
     assert.equal(c.cache.sizeBytes, 200 * 1024 * 1024);
     assert.equal(c.cache.maxObjectBytes, 10 * 1024 * 1024);
-    assert.equal(c.cache.maxAgeMs, 300_000);
+    assert.equal(c.cache.maxAgeMs, 0, 'CACHE_MAX_AGE: no cap by default');
     assert.equal(c.cache.defaultTtlMs, 0);
     assert.equal(c.cache.heuristicMaxMs, 86_400_000);
     assert.equal(c.cache.stripSetCookie, false);
@@ -73,7 +73,7 @@ describe('loadConfig defaults', () => {
     const blank = loadConfig({ PROXY_PORT: '', LOG_LEVEL: '   ', CACHE_MAX_AGE: '', UPSTREAM_URL: '  ' });
     assert.equal(blank.proxy.port, 8080);
     assert.equal(blank.logLevel, 'info');
-    assert.equal(blank.cache.maxAgeMs, 300_000);
+    assert.equal(blank.cache.maxAgeMs, 0);
     assert.equal(blank.proxy.upstream, null);
   });
 });

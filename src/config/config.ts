@@ -43,6 +43,7 @@ export interface TiercelConfig {
     name: string;
     sizeBytes: number;
     maxObjectBytes: number;
+    /** CACHE_MAX_AGE: the longest freshness any stored object gets; 0 means no cap. */
     maxAgeMs: number;
     defaultTtlMs: number;
     heuristicMaxMs: number;
@@ -212,7 +213,7 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'METRICS_ENABLED', 'SERVER_TIMING_HEADER', 'TRACE_RESPONSE_HEADER', 'ACCESS_LOG',
   'REDIS_ENABLED', 'REDIS_URL', 'REDIS_ADDR', 'REDIS_PASSWORD', 'REDIS_DB', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER',
   'REDIS_SENTINEL_PASSWORD', 'REDIS_CLUSTER_NODES', 'REDIS_KEY_PREFIX', 'REDIS_TIMEOUT', 'REDIS_MAX_OBJECT_SIZE',
-  'REDIS_BREAKER_THRESHOLD', 'REDIS_BREAKER_COOLDOWN', 'REDIS_LEASE_TTL',
+  'REDIS_BREAKER_THRESHOLD', 'REDIS_BREAKER_COOLDOWN', 'REDIS_LEASE_TTL', 'TIERCEL_CONFIG',
 ];
 
 /** Names that look like Tiercel's: a typo among them would otherwise be silently ignored. */
@@ -288,7 +289,7 @@ export function loadConfig(env: Env = process.env): TiercelConfig {
       name: read(env, 'CACHE_NAME', 'tiercel', parseName),
       sizeBytes: cacheSizeMb * 1024 * 1024,
       maxObjectBytes: read(env, 'CACHE_MAX_OBJECT_SIZE', '10m', parseSize),
-      maxAgeMs: read(env, 'CACHE_MAX_AGE', '5m', parseDuration),
+      maxAgeMs: read(env, 'CACHE_MAX_AGE', '0', parseDuration),
       defaultTtlMs: read(env, 'CACHE_DEFAULT_TTL', '0', parseDuration),
       heuristicMaxMs: read(env, 'CACHE_HEURISTIC_MAX', '1d', parseDuration),
       stripSetCookie: read(env, 'CACHE_STRIP_SET_COOKIE', 'false', parseBool),

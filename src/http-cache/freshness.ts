@@ -20,9 +20,11 @@ export interface FreshnessInputs {
 export interface FreshnessPolicy {
   heuristicMaxMs: number;
   defaultTtlMs: number;
+  /** CACHE_MAX_AGE: no stored object is fresh for longer (0 or absent: no cap). */
+  maxAgeMs?: number;
 }
 
-export type FreshnessSource = 's-maxage' | 'max-age' | 'expires' | 'heuristic' | 'default-ttl' | 'none';
+export type FreshnessSource = 's-maxage' | 'max-age' | 'expires' | 'heuristic' | 'default-ttl' | 'rule' | 'none';
 
 export interface Freshness {
   lifetimeMs: number;

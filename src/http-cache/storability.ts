@@ -63,7 +63,7 @@ export function storeRefusal(i: StorabilityInputs): StoreRefusal | null {
   // §4.1: Vary: * never matches a later request.
   if (i.varyStar) return 'vary-star';
   // §3: without explicit freshness or `public`, only heuristically cacheable statuses may be stored.
-  const explicit = i.freshness.source === 's-maxage' || i.freshness.source === 'max-age' || i.freshness.source === 'expires' || i.responseCc.public;
+  const explicit = i.freshness.source === 's-maxage' || i.freshness.source === 'max-age' || i.freshness.source === 'expires' || i.freshness.source === 'rule' || i.responseCc.public;
   if (!explicit && !HEURISTICALLY_CACHEABLE.has(i.status)) return 'no-freshness';
   // Storing something that can never be reused without a full fetch only evicts useful objects.
   const reusable = i.freshness.lifetimeMs > 0 || i.hasValidator || i.responseCc.noCache

@@ -1,5 +1,5 @@
 import { CacheControl, EMPTY_CACHE_CONTROL, parseCacheControl } from './cache-control';
-import { Freshness, FreshnessPolicy, freshnessLifetime } from './freshness';
+import { Freshness, FreshnessPolicy, freshnessLifetime, HEURISTICALLY_CACHEABLE } from './freshness';
 import { firstValue, ResponseFields } from './headers';
 import { StoreRefusal, storeRefusal } from './storability';
 import { surrogateControlFor } from './surrogate-control';
@@ -24,6 +24,8 @@ export interface StoreDecisionInputs {
   maxObjectBytes: number;
   /** The request was a Range request whose 206 may be stored as a part (RFC 9111 §3.3). */
   partialStorage?: boolean;
+  /** The operator's rule for this request, if one matched (TIERCEL_CONFIG). */
+  rule?: RuleFreshness | null;
 }
 
 export interface StoreDecision {
@@ -75,15 +77,58 @@ export function responseFreshness(status: number, fields: ResponseFields, d: Gov
   );
 }
 
+/** What an operator's rule sets (src/policy/policy.ts compiles it from the file). */
+export interface RuleFreshness {
+  ttlMs: number | null;
+  override: boolean;
+  statusTtlMs: ReadonlyMap<number, number> | null;
+  graceMs: number;
+}
+
+const ORIGIN_EXPLICIT = new Set(['s-maxage', 'max-age', 'expires']);
+
+/**
+ * The directives and freshness a response is stored under, in this order of precedence:
+ *   1. a rule with `override: true`: its ttl (or status_ttl) replaces the origin's freshness, and
+ *      the origin's no-store, private, no-cache and must-revalidate no longer apply;
+ *   2. the origin's explicit freshness (responseDirectives: `<CACHE_NAME>-Cache-Control`, then
+ *      CDN-Cache-Control (RFC 9213), then Surrogate-Control for Tiercel, then Cache-Control
+ *      s-maxage / max-age, then Expires);
+ *   3. the rule's ttl when the origin gives no explicit freshness;
+ *   4. heuristic freshness (RFC 9111 §4.2.2), then CACHE_DEFAULT_TTL.
+ * A rule's ttl covers the heuristically cacheable statuses (RFC 9110 §15.1); status_ttl names
+ * any status. grace widens stale-while-revalidate and stale-if-error (RFC 5861) to at least its
+ * length. CACHE_MAX_AGE caps the result: the object turns stale there and is revalidated.
+ */
+export function storedFreshness(status: number, fields: ResponseFields, origin: GoverningDirectives, responseTime: number, policy: FreshnessPolicy, rule: RuleFreshness | null): { cc: CacheControl; freshness: Freshness } {
+  let freshness = responseFreshness(status, fields, origin, responseTime, policy);
+  let cc = origin.cc;
+  if (rule !== null) {
+    const ttl = rule.statusTtlMs?.get(status) ?? (HEURISTICALLY_CACHEABLE.has(status) ? rule.ttlMs : null);
+    if (ttl !== null && (rule.override || !ORIGIN_EXPLICIT.has(freshness.source))) freshness = { lifetimeMs: ttl, source: 'rule' };
+    if (rule.override) cc = { ...cc, noStore: false, private: false, noCache: false, mustRevalidate: false, proxyRevalidate: false, sMaxage: undefined, mustUnderstand: false };
+    if (rule.graceMs > 0) {
+      const grace = rule.graceMs / 1000;
+      cc = { ...cc, staleWhileRevalidate: Math.max(validOrZero(cc.staleWhileRevalidate), grace), staleIfError: Math.max(validOrZero(cc.staleIfError), grace) };
+    }
+  }
+  const cap = policy.maxAgeMs ?? 0;
+  if (cap > 0 && freshness.lifetimeMs > cap) freshness = { lifetimeMs: cap, source: freshness.source };
+  return { cc, freshness };
+}
+
+function validOrZero(v: number | undefined): number {
+  return v === undefined || Number.isNaN(v) ? 0 : v;
+}
+
 /**
  * Whether a response may be stored (RFC 9111 §3), with the freshness and Vary it is stored
  * under. A body announced larger than the object cap is refused before any byte is read.
  */
 export function decideStore(i: StoreDecisionInputs, policy: FreshnessPolicy): StoreDecision {
   const directives = responseDirectives(i.fields, i.surrogateName);
-  const responseCc = directives.cc;
+  const { cc: responseCc, freshness } = storedFreshness(i.status, i.fields, directives, i.responseTime, policy, i.rule ?? null);
   const vary = parseVary(i.fields.vary);
-  const freshness = responseFreshness(i.status, i.fields, directives, i.responseTime, policy);
   let refusal: StoreDecision['refusal'] = storeRefusal({
     method: i.method,
     status: i.status,

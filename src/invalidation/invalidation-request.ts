@@ -22,8 +22,11 @@ function patternKey(raw: string): string {
   return raw.trim().replace(/^https?:\/\//i, '');
 }
 
-/** Validates the body of POST /admin/invalidate. Throws InvalidationRequestError with a clear message. */
-export function parseInvalidationRequest(body: unknown): Invalidation {
+/**
+ * Validates the body of POST /admin/invalidate. Throws InvalidationRequestError with a clear
+ * message. `keyOf` puts a URL's key and a pattern in the cache key's normal form (the policy's).
+ */
+export function parseInvalidationRequest(body: unknown, keyOf: (key: string) => string = (k) => k, patternOf: (pattern: string) => string = (p) => p): Invalidation {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new InvalidationRequestError('body must be a JSON object with one of "urls", "pattern", "tags" or "all"');
   }
@@ -41,7 +44,7 @@ export function parseInvalidationRequest(body: unknown): Invalidation {
     case 'urls': {
       const urls = stringList(b.urls, 'urls');
       try {
-        target = { kind: 'urls', keys: [...new Set(urls.flatMap(keysForUrl))] };
+        target = { kind: 'urls', keys: [...new Set(urls.flatMap(keysForUrl).map(keyOf))] };
       } catch {
         throw new InvalidationRequestError('"urls" must hold URLs such as https://api.example.com/users/1 or host/path keys');
       }
@@ -54,7 +57,7 @@ export function parseInvalidationRequest(body: unknown): Invalidation {
       if (typeof b.pattern !== 'string' || !b.pattern.trim() || b.pattern.length > MAX_LENGTH) {
         throw new InvalidationRequestError('"pattern" must be a non-empty glob over host/path?query, such as "api.example.com/users/*"');
       }
-      target = { kind: 'pattern', pattern: patternKey(b.pattern) };
+      target = { kind: 'pattern', pattern: patternOf(patternKey(b.pattern)) };
       break;
     }
     default:

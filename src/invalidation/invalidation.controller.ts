@@ -4,6 +4,9 @@ import type { TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { InvalidationRequestError, parseInvalidationRequest } from './invalidation-request';
 import { InvalidationOutcome, InvalidationService } from './invalidation.service';
+import { normalizePath } from '../policy/cache-key';
+import { keyInPolicy } from '../policy/policy';
+import { POLICY, PolicyService } from '../policy/policy.service';
 
 @Controller('admin')
 export class InvalidationController {
@@ -12,6 +15,7 @@ export class InvalidationController {
   constructor(
     @Inject(TIERCEL_CONFIG) config: TiercelConfig,
     private readonly invalidation: InvalidationService,
+    @Inject(POLICY) private readonly policy: PolicyService,
   ) {
     this.tokenDigest = config.admin.token ? digest(config.admin.token) : null;
   }
@@ -23,7 +27,7 @@ export class InvalidationController {
     this.authorize(authorization);
     let request;
     try {
-      request = parseInvalidationRequest(body);
+      request = parseInvalidationRequest(body, (key) => keyInPolicy(this.policy.current, key), normalizePath);
     } catch (err) {
       if (err instanceof InvalidationRequestError) throw new BadRequestException(err.message);
       throw err;

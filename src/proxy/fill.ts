@@ -12,13 +12,14 @@ import { TIERCEL_CONFIG } from '../config/config.module';
 import { InvalidationService } from '../invalidation/invalidation.service';
 import type { CacheControl } from '../http-cache/cache-control';
 import { isConditional, validatorsMatch } from '../http-cache/conditional';
-import type { FreshnessPolicy } from '../http-cache/freshness';
+import { correctedInitialAge, FreshnessPolicy } from '../http-cache/freshness';
 import { firstValue, ResponseFields } from '../http-cache/headers';
 import { unsafeMethodTargets } from '../http-cache/invalidation-targets';
 import { mergeNotModified } from '../http-cache/not-modified';
 import { postNamesItsTarget } from '../http-cache/storability';
 import { combineParts, isWhole, parseContentRange, receivedPart, strongValidatorsMatch } from '../http-cache/partial';
-import { contentLength, decideStore, responseDirectives, responseFreshness, StoreDecision } from '../http-cache/store-decision';
+import { contentLength, decideStore, responseDirectives, StoreDecision, storedFreshness } from '../http-cache/store-decision';
+import type { Rule } from '../policy/policy';
 import { isOriginError } from '../http-cache/stale-if-error';
 import { parseTags } from '../invalidation/invalidation';
 import { FillPurpose, FillResult, RequestCounters } from '../telemetry/request-counters';
@@ -128,6 +129,8 @@ export interface FillSpec {
    * wholeKey once the parts cover it; a 200 answer is stored under wholeKey.
    */
   part: { stored: CachedResponse | undefined; wholeKey: string } | null;
+  /** The operator's rule that matched the request (freshness, grace, key, limits), if any. */
+  rule: Rule | null;
 }
 
 /**
@@ -174,9 +177,16 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
   private retryClient: Dispatcher | null = null;
   private resumeOnDrain: (() => void) | null = null;
   private clientSpan: Span | null = null;
+  /** The object cap and Set-Cookie handling: the rule's, else the configuration's. */
+  private readonly maxObjectBytes: number;
+  private readonly storeOptions: StoreOptions;
 
   constructor(private readonly ctx: FillContext, readonly spec: FillSpec) {
     this.mayStore = spec.purpose !== 'pass';
+    const rule = spec.rule;
+    this.maxObjectBytes = rule?.maxObjectBytes ?? ctx.maxObjectBytes;
+    const strip = rule?.stripSetCookie ?? ctx.storeOptions.stripSetCookie;
+    this.storeOptions = strip === ctx.storeOptions.stripSetCookie ? ctx.storeOptions : { ...ctx.storeOptions, stripSetCookie: strip };
     this.head = new Promise<FillHead>((resolve) => {
       this.resolveHead = resolve;
     });
@@ -280,11 +290,11 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
     }
     const chunks = this.chunks;
     if (chunks !== null) {
-      if (received > this.ctx.maxObjectBytes) {
+      if (received > this.maxObjectBytes) {
         this.storing = false;
         this.mayStore = false;
         this.chunks = null;
-        this.ctx.hitForPass.mark(this.spec.key);
+        this.ctx.hitForPass.mark(this.spec.key, 'too-large');
         this.spec.permit?.settle(NOT_STORED);
         if (this.sink === null) {
           this.cancel();
@@ -326,10 +336,10 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
     const d = this.decision!;
     const chunks = this.chunks ?? [];
     this.chunks = null;
-    const input = { status: this.status, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: d.responseCc, freshness: d.freshness, varyNames: d.vary.names, tags: parseTags(fields['surrogate-key'], fields['cache-tag']), requestTime: this.requestTime, responseTime: this.responseTime };
+    const input = { status: this.status, fields, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received), cc: d.responseCc, freshness: d.freshness, varyNames: withKeyFields(d.vary.names, this.spec.rule), tags: parseTags(fields['surrogate-key'], fields['cache-tag']), requestTime: this.requestTime, responseTime: this.responseTime };
     const part = spec.part;
-    if (part === null) this.store(createCachedResponse(input, ctx.storeOptions), spec.primaryKey);
-    else if (input.status !== 206) this.store(createCachedResponse(input, ctx.storeOptions), part.wholeKey);
+    if (part === null) this.store(createCachedResponse(input, this.storeOptions), spec.primaryKey);
+    else if (input.status !== 206) this.store(createCachedResponse(input, this.storeOptions), part.wholeKey);
     else if (!this.storePart(input, part)) {
       this.end('not-stored', NOT_STORED);
       resolve?.(true);
@@ -424,16 +434,17 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
         requestHasAuthorization: spec.requestHeaders.authorization !== undefined,
         responseTime: this.responseTime,
         surrogateName: ctx.surrogateName,
-        stripSetCookie: ctx.storeOptions.stripSetCookie,
-        maxObjectBytes: ctx.maxObjectBytes,
+        stripSetCookie: this.storeOptions.stripSetCookie,
+        maxObjectBytes: this.maxObjectBytes,
         partialStorage: spec.part !== null,
+        rule: spec.rule,
       }, ctx.freshness);
       refusal = this.decision.refusal;
       if (post && refusal === null && !EXPLICIT.has(this.decision.freshness.source)) refusal = 'pass';
       // A 206 without one byte range of known length (multipart/byteranges, `*` lengths) is no part to keep.
       if (spec.part !== null && status === 206 && refusal === null && parseContentRange(firstValue(fields['content-range'])) === null) refusal = 'partial';
     }
-    if (refusal !== null && refusal !== 'pass' && spec.purpose === 'miss') ctx.hitForPass.mark(spec.key);
+    if (refusal !== null && refusal !== 'pass' && spec.purpose === 'miss') ctx.hitForPass.mark(spec.key, refusal);
     if (refusal === null && spec.hitForPass) ctx.hitForPass.clear(spec.key);
     this.storing = refusal === null;
     this.mayStore = this.storing;
@@ -447,7 +458,8 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
       fields,
       storing: this.storing,
       refusal,
-      ttlSeconds: this.storing ? Math.floor(this.decision!.freshness.lifetimeMs / 1000) : null,
+      // What is left of its freshness: the Age it arrived with has used some of it (RFC 9111 §4.2.3).
+      ttlSeconds: this.storing ? Math.floor((this.decision!.freshness.lifetimeMs - correctedInitialAge(firstValue(fields.age), undefined, 0, 0)) / 1000) : null,
       failure,
       governedBy: this.decision !== null && this.decision.governedBy !== 'cache-control' ? this.decision.governedBy : null,
     });
@@ -492,11 +504,12 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
       this.end('not-stored', NOT_STORED);
       return { kind: 'not-modified', object: stale, validatorMismatch: true };
     }
-    const { storeOptions, surrogateName, freshness } = this.ctx;
+    const { surrogateName, freshness } = this.ctx;
+    const storeOptions = this.storeOptions;
     const merged = mergeNotModified(storedFields(stale.headers, storeOptions.slots.length), fields);
-    const directives = responseDirectives(merged, surrogateName);
+    const stored = storedFreshness(stale.status, merged, responseDirectives(merged, surrogateName), this.responseTime, freshness, this.spec.rule);
     const updated = createCachedResponse(
-      { status: stale.status, fields: merged, body: stale.body, cc: directives.cc, freshness: responseFreshness(stale.status, merged, directives, this.responseTime, freshness), varyNames: stale.varyNames, tags: stale.tags, requestTime: this.requestTime, responseTime: this.responseTime },
+      { status: stale.status, fields: merged, body: stale.body, cc: stored.cc, freshness: stored.freshness, varyNames: stale.varyNames, tags: stale.tags, requestTime: this.requestTime, responseTime: this.responseTime },
       storeOptions,
     );
     this.store(updated);
@@ -519,15 +532,15 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
     const prior = part.stored === undefined ? null : storedPart(part.stored);
     if (prior !== null && strongValidatorsMatch(part.stored!.etag, firstValue(input.fields.etag))) {
       const joined = combineParts(prior, p);
-      if (joined !== null && joined.body.length <= this.ctx.maxObjectBytes) p = joined;
+      if (joined !== null && joined.body.length <= this.maxObjectBytes) p = joined;
     }
     const fields: ResponseFields = { ...input.fields };
     if (isWhole(p)) {
       delete fields['content-range'];
-      this.store(createCachedResponse({ ...input, status: 200, fields, body: p.body }, this.ctx.storeOptions), part.wholeKey);
+      this.store(createCachedResponse({ ...input, status: 200, fields, body: p.body }, this.storeOptions), part.wholeKey);
     } else {
       fields['content-range'] = `bytes ${p.start}-${p.start + p.body.length - 1}/${p.complete}`;
-      this.store(createCachedResponse({ ...input, fields, body: p.body }, this.ctx.storeOptions));
+      this.store(createCachedResponse({ ...input, fields, body: p.body }, this.storeOptions));
     }
     return true;
   }
@@ -541,4 +554,14 @@ export class Fill implements FillHandle, Dispatcher.DispatchHandler {
     this.clientSpan?.end();
     this.clientSpan = null;
   }
+}
+
+/**
+ * The Vary names a response is stored under: the origin's, plus the request fields and cookies
+ * the rule's key adds, so those select a variant under the URL's one slot (and invalidation by
+ * URL removes them all).
+ */
+function withKeyFields(names: readonly string[], rule: Rule | null): readonly string[] {
+  if (rule === null || rule.varyExtra.length === 0) return names;
+  return [...new Set([...names, ...rule.varyExtra])].sort();
 }

@@ -5,18 +5,24 @@ import { LRUCache } from 'lru-cache';
  * skip the waiting list, so one uncacheable URL never serialises traffic behind one fetch.
  */
 export class HitForPass {
-  private readonly keys: LRUCache<string, true>;
+  /** The key, and why its last response was not stored (for /admin/explain). */
+  private readonly keys: LRUCache<string, string>;
 
   constructor(ttlMs: number) {
-    this.keys = new LRUCache<string, true>({ max: 100_000, ttl: Math.max(1, ttlMs), ttlAutopurge: false });
+    this.keys = new LRUCache<string, string>({ max: 100_000, ttl: Math.max(1, ttlMs), ttlAutopurge: false });
   }
 
   has(key: string): boolean {
-    return this.keys.get(key) === true;
+    return this.keys.get(key) !== undefined;
   }
 
-  mark(key: string): void {
-    this.keys.set(key, true);
+  mark(key: string, reason = 'uncacheable'): void {
+    this.keys.set(key, reason);
+  }
+
+  /** Why the key's last response was not stored, while it is remembered. */
+  reasonOf(key: string): string | undefined {
+    return this.keys.peek(key);
   }
 
   clear(key: string): void {

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import type { TiercelConfig } from '../config/config';
@@ -18,14 +19,16 @@ import { FillFactory } from './fill';
 import type { FillHead } from './fill-handle';
 import { forwardInterim } from './interim';
 import { rangeFromPart } from '../http-cache/partial';
-
-import { Acquired, FillLock, NOT_STORED } from './fill-lock';
+import { Acquired, FillLock, NOT_STORED, OriginFailure } from './fill-lock';
 import type { HitForPass } from './hit-for-pass';
 import { clientHeaders, HeaderPolicy, headerPolicy, upstreamHeaders } from './origin-headers';
 import { cacheStatusOf, hitRecord, originRecord, storedRecord, synthRecord } from './request-record';
 import type { ForwardReason } from '../http-cache/cache-status';
 import type { Transaction } from './transaction';
 import { UpstreamClient } from './upstream.client';
+import { cookieKeyField, cookieValue, keyTarget } from '../policy/cache-key';
+import { hostOf, matchRule, Policy, servesHost } from '../policy/policy';
+import { POLICY, PolicyService } from '../policy/policy.service';
 
 /**
  * The request lifecycle's steps, after Varnish's cache_req_fsm.c. Each step is a small function
@@ -55,6 +58,12 @@ export class RequestSteps {
   readonly table: Readonly<Record<StepName, Step>>;
   private readonly name: string;
   private readonly headers: HeaderPolicy;
+  /**
+   * Keys whose last background refresh failed (origin down or 5xx): while they are remembered,
+   * a stale object served within its stale-if-error window says so (`fwd=stale`,
+   * `detail=stale-if-error-…`) instead of passing for a plain stale hit.
+   */
+  private readonly refreshFailures: LRUCache<string, OriginFailure>;
   /** The steps' collaborators, by name: `this.d.lock`, `this.d.cache`, ... */
   private readonly d: {
     config: TiercelConfig;
@@ -67,6 +76,7 @@ export class RequestSteps {
     invalidation: InvalidationService;
     telemetry: RequestTelemetry;
     log: Logger;
+    policy: PolicyService;
   };
 
   constructor(
@@ -79,10 +89,12 @@ export class RequestSteps {
     invalidation: InvalidationService,
     telemetry: RequestTelemetry,
     @Inject(LOGGER) log: Logger,
+    @Inject(POLICY) policy: PolicyService,
   ) {
-    this.d = { config, cache, upstream, lock, hitForPass: lock.hitForPass, fills, delivery, invalidation, telemetry, log };
+    this.d = { config, cache, upstream, lock, hitForPass: lock.hitForPass, fills, delivery, invalidation, telemetry, log, policy };
     this.name = config.cache.name;
     this.headers = headerPolicy(config, upstream.isReverse);
+    this.refreshFailures = new LRUCache<string, OriginFailure>({ max: 10_000, ttl: Math.max(1000, config.cache.hitForPassMs), ttlAutopurge: false });
     this.table = {
       recv: (tx) => this.recv(tx),
       lookup: (tx) => this.lookup(tx),
@@ -111,6 +123,8 @@ export class RequestSteps {
     // RFC 9112 §2.3: Tiercel speaks HTTP/1.x on this port; an HTTP/0.9 request line is refused.
     if (req.httpVersionMajor !== 1) return this.answer(tx, 400, 'Bad Request: HTTP/1.0 or HTTP/1.1 only', 'bypass', 'bad-version');
     const reverse = this.d.upstream.reverseTarget;
+    const policy = this.d.policy.current;
+    let keyPrefix: string;
     tx.trusted = this.d.config.proxy.trustedProxies.contains(req.socket.remoteAddress);
     if (reverse !== null) {
       tx.target = reverse;
@@ -126,8 +140,10 @@ export class RequestSteps {
       }
       const authority = requestAuthority(req, reverse.host);
       if (authority === null) return this.answer(tx, 400, 'Bad Request: one Host header, a valid authority (RFC 9110 §7.2)', 'bypass', 'bad-host');
+      // A served-hosts list: any other Host is refused before anything is fetched or stored.
+      if (policy.hosts !== null && !servesHost(policy, hostOf(authority))) return this.answer(tx, 421, 'Misdirected Request: this host is not served here', 'bypass', 'host-not-served');
       tx.authority = authority;
-      tx.primaryKey = authority + tx.path;
+      keyPrefix = authority;
     } else {
       if (!this.d.config.proxy.allowedClients.contains(req.socket.remoteAddress)) {
         return this.answer(tx, 403, 'Forbidden: this client may not use the proxy (see ALLOWED_CLIENTS)', 'bypass', 'client-denied');
@@ -140,9 +156,17 @@ export class RequestSteps {
       tx.path = parsed.pathname + parsed.search;
       // The WHATWG URL parser has lower-cased the host and dropped the scheme's default port.
       tx.authority = parsed.host;
-      tx.primaryKey = (parsed.protocol === 'https:' ? 'https://' : '') + parsed.host + tx.path;
+      keyPrefix = (parsed.protocol === 'https:' ? 'https://' : '') + parsed.host;
     }
     tx.keyHeaders = headersTheOriginSees(req);
+    const rule = policy.rules.length === 0 ? null : this.matchRule(tx, policy);
+    tx.primaryKey = keyPrefix + keyTarget(tx.path, rule?.query ?? null);
+    if (rule !== null && rule.pass && (tx.method === 'GET' || tx.method === 'HEAD')) {
+      tx.purpose = 'pass';
+      tx.reason = 'bypass';
+      tx.detail = 'rule';
+      return 'fetch';
+    }
     if (tx.method === 'GET' || tx.method === 'HEAD') {
       // A body on GET or HEAD has no defined meaning (RFC 9110 §9.3.1): such a request is passed
       // with its body and never looked up or stored, so it cannot answer for body-less ones.
@@ -156,6 +180,19 @@ export class RequestSteps {
     }
     if (tx.method === 'PURGE') return 'purge';
     return 'pass';
+  }
+
+  /** The first rule that matches; the cookies its key names join the fields that select a variant. */
+  private matchRule(tx: Transaction, policy: Policy) {
+    const q = tx.path.indexOf('?');
+    const rule = matchRule(policy, hostOf(tx.authority), q === -1 ? tx.path : tx.path.slice(0, q), tx.method, tx.req.headers);
+    tx.rule = rule;
+    if (rule !== null && rule.keyCookies.length > 0) {
+      const fields: IncomingHttpHeaders = { ...tx.keyHeaders };
+      for (const name of rule.keyCookies) fields[cookieKeyField(name)] = cookieValue(firstValue(tx.req.headers.cookie), name);
+      tx.keyHeaders = fields;
+    }
+    return rule;
   }
 
   // ── lookup: the first tier synchronously, the others after it misses ───────────────────────
@@ -225,7 +262,15 @@ export class RequestSteps {
       if (acquired instanceof Promise) acquired.then((a) => this.startRefresh(tx, stale, a), (err: unknown) => this.d.log.warn({ err }, 'background refresh failed'));
       else this.startRefresh(tx, stale, acquired);
     }
-    return this.hit(tx, stale, Date.now(), 'stale');
+    const now = Date.now();
+    // The origin failed the last refresh: the stale object stands in for an origin error (RFC 5861 §4).
+    const failure = this.refreshFailures.size === 0 ? undefined : this.refreshFailures.get(key);
+    if (failure !== undefined && staleIfErrorAllows(stale, now, tx.requestCc, failure.status)) {
+      tx.staleTier = tx.lookup.tier;
+      tx.failure = failure;
+      return 'stale-if-error';
+    }
+    return this.hit(tx, stale, now, 'stale');
   }
 
   private startRefresh(cause: Transaction, stale: CachedResponse, acquired: Acquired): void {
@@ -239,7 +284,7 @@ export class RequestSteps {
       path: cause.path,
       method: 'GET',
       target,
-      headers: upstreamHeaders({ req: cause.req, targetHost: target.host, cacheable: true, validate: stale, traced: traced !== null, trusted: cause.trusted, authority: cause.authority }, this.headers),
+      headers: ruleHeaders(cause, upstreamHeaders({ req: cause.req, targetHost: target.host, cacheable: true, validate: stale, traced: traced !== null, trusted: cause.trusted, authority: cause.authority }, this.headers)),
       body: null,
       stale,
       requestCc: cause.requestCc,
@@ -249,11 +294,21 @@ export class RequestSteps {
       hitForPass: false,
       interim: null,
       part: null,
+      rule: cause.rule,
     });
+    const key = cause.lookup.key;
     fill.head
       .then((head) => {
-        if (head.kind === 'failed') this.d.log.warn({ reason: head.failure.reason, key: cause.primaryKey }, 'background refresh failed');
-        else if (head.kind === 'response') return fill.pipe(null, true);
+        if (head.kind === 'failed') {
+          this.refreshFailures.set(key, head.failure);
+          this.d.log.warn({ reason: head.failure.reason, key: cause.primaryKey }, 'background refresh failed');
+        } else if (head.kind === 'response' && head.failure !== null) {
+          this.refreshFailures.set(key, head.failure);
+          return fill.pipe(null, true);
+        } else {
+          this.refreshFailures.delete(key);
+          if (head.kind === 'response') return fill.pipe(null, true);
+        }
         return true;
       })
       .catch((err: unknown) => this.d.log.warn({ err, key: cause.primaryKey }, 'background refresh failed'))
@@ -370,7 +425,7 @@ export class RequestSteps {
       method: tx.method,
       target,
       // A Range request goes as the client sent it, Range and all.
-      headers: upstreamHeaders({ req, targetHost: target.host, cacheable: tx.purpose !== 'pass' && tx.part === null, validate: stale, traced: tx.span !== null, trusted: tx.trusted, authority: tx.authority }, this.headers),
+      headers: ruleHeaders(tx, upstreamHeaders({ req, targetHost: target.host, cacheable: tx.purpose !== 'pass' && tx.part === null, validate: stale, traced: tx.span !== null, trusted: tx.trusted, authority: tx.authority }, this.headers)),
       body: hasBody(req) ? req : null,
       stale,
       requestCc: tx.requestCc,
@@ -380,6 +435,7 @@ export class RequestSteps {
       hitForPass: tx.hitForPass,
       part: tx.part === null ? null : { stored: tx.part.stored, wholeKey: tx.primaryKey },
       interim: (status, fields) => void forwardInterim(tx.res, req.httpVersionMajor === 1 && req.httpVersionMinor === 0, status, fields),
+      rule: tx.rule,
     });
     tx.permit = null;
     tx.fill = fill;
@@ -592,4 +648,12 @@ function safeUrl(value: string): URL | null {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The origin's request fields as the rule leaves them: strip_cookies removes Cookie. */
+function ruleHeaders(tx: Transaction, headers: string[]): string[] {
+  if (tx.rule === null || !tx.rule.stripCookies) return headers;
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() !== 'cookie') out.push(headers[i]!, headers[i + 1]!);
+  return out;
 }

@@ -6,6 +6,7 @@ import type { CacheControl } from '../http-cache/cache-control';
 import type { ForwardReason } from '../http-cache/cache-status';
 import type { FillHandle, FillHead } from './fill-handle';
 import type { FillOutcome, FillPermit, OriginFailure } from './fill-lock';
+import type { Rule } from '../policy/policy';
 import { RequestRecord, UNANSWERED } from './request-record';
 import type { UpstreamTarget } from './upstream.client';
 
@@ -39,6 +40,8 @@ export class Transaction {
   /** The request fields the origin sees: what selects a variant and what the store rules read. */
   keyHeaders: IncomingHttpHeaders = {};
   readonly lookup: LookupOutcome = emptyLookup();
+  /** The operator's rule that matched in recv (first match wins); null: none, RFC behaviour. */
+  rule: Rule | null = null;
 
   // ── decided by the steps ──
   /** The stored object the deliver step writes. */

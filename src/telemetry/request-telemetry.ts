@@ -5,6 +5,7 @@ import type { Transaction } from '../proxy/transaction';
 import type { UpstreamTarget } from '../proxy/upstream.client';
 import type { RequestCounters } from './request-counters';
 import type { HotPathMetrics } from './hot-path-metrics';
+import { OUTCOMES } from '../proxy/request-record';
 import { RequestSampler, requestSampler } from './request-sampler';
 
 const headerGetter = {
@@ -164,6 +165,7 @@ export class RequestTelemetry {
     const status = ctx.res.statusCode;
     const record = ctx.record;
     const outcome = this.counters.recordEnded(record, ctx.bodyBytes);
+    if (ctx.rule !== null) ctx.rule.counts[OUTCOMES.indexOf(outcome)]!++;
     this.metrics?.requestEnded(ctx.method, status, outcome, ms / 1000);
     const span = ctx.span;
     if (span !== null) {

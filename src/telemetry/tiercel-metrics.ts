@@ -7,6 +7,8 @@ import { TieredCache } from '../cache/tiered-cache';
 import { LOGGER } from '../common/logger';
 import { InvalidationService } from '../invalidation/invalidation.service';
 import { RequestCounters } from './request-counters';
+import { OUTCOMES } from '../proxy/request-record';
+import { POLICY, PolicyService } from '../policy/policy.service';
 
 /**
  * Tiercel's state as metrics, read at scrape time: L1 and L2, coalescing, invalidation and
@@ -22,8 +24,24 @@ export class TiercelMetrics {
     redis: RedisTierHolder,
     invalidation: InvalidationService,
     @Inject(LOGGER) private readonly log: Logger,
+    @Inject(POLICY) policy: PolicyService,
   ) {
     const meter = metrics.getMeter('tiercel');
+    // The operator policy, when there is a file: requests by rule (a label bounded by the rules
+    // loaded) and outcome, the file in force, its reloads.
+    if (policy.file !== null) {
+      meter.createObservableCounter('tiercel.rule.requests', { description: 'Requests that matched a policy rule, by rule name (#N when unnamed) and cache outcome' }).addCallback((r) => {
+        for (const [rule, counts] of policy.ruleCounts) OUTCOMES.forEach((outcome, i) => counts[i]! > 0 && r.observe(counts[i]!, { rule, outcome }));
+      });
+      meter.createObservableGauge('tiercel.policy.loaded_timestamp_seconds', { description: 'When the policy file in force was loaded (Unix seconds)' }).addCallback((r) => r.observe(policy.current.loadedAt / 1000));
+      meter.createObservableGauge('tiercel.policy.info', { description: 'The policy file in force: 1, with its sha256 as the hash label' }).addCallback((r) => {
+        if (policy.current.source !== null) r.observe(1, { hash: policy.current.source.hash });
+      });
+      meter.createObservableCounter('tiercel.policy.reloads', { description: 'Policy file reloads, by result (ok, refused)' }).addCallback((r) => {
+        r.observe(policy.reloads.ok, { result: 'ok' });
+        r.observe(policy.reloads.failed, { result: 'refused' });
+      });
+    }
     const l2Health = () => cache.health().find((h) => h.name === 'l2');
     meter.createObservableCounter('tiercel.coalesced', { description: 'Requests served from another request\'s origin fetch' }).addCallback((r) => r.observe(counters.phase('collapsed')));
     meter.createObservableCounter('tiercel.l1.evictions', { description: 'L1 entries evicted to make room' }).addCallback((r) => r.observe(l1.stats().evictions));

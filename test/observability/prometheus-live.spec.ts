@@ -12,7 +12,8 @@
 // without it they are skipped (the memory and eviction panels also have Tiercel's own gauges,
 // which are always checked).
 import assert from 'node:assert/strict';
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -118,7 +119,10 @@ describe('Prometheus scraping Tiercel under load', () => {
         res.end();
       }
     });
-    const env = (id: string) => ({ UPSTREAM_URL: origin.url, REDIS_ENABLED: 'true', REDIS_ADDR: master.addr, INSTANCE_ID: id, ADMIN_TOKEN: TOKEN });
+    // A catch-all rule that changes nothing: the dashboard's per-rule panels have data.
+    const policy = join(mkdtempSync(join(tmpdir(), 'tiercel-live-')), 'policy.yaml');
+    writeFileSync(policy, 'rules:\n  - name: everything\n');
+    const env = (id: string) => ({ UPSTREAM_URL: origin.url, REDIS_ENABLED: 'true', REDIS_ADDR: master.addr, INSTANCE_ID: id, ADMIN_TOKEN: TOKEN, TIERCEL_CONFIG: policy });
     t1 = await startTiercel(env('live-1'));
     t2 = await startTiercel(env('live-2'));
     if (HAS_EXPORTER) exporter = await startRedisExporter();
