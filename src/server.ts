@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, config.instanceId);
   for (const warning of unknownVariables(process.env)) logger.warn(warning);
   // Telemetry first: instruments and tracers acquired while Nest builds the app must be the SDK's.
-  const telemetry = startTelemetry(config, logger);
+  const telemetry = await startTelemetry(config, logger);
   const tiercel = await startTiercel(process.env, { config, logger, telemetry });
   let stopping = false;
   const stop = (signal: string) => {

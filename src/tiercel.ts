@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { createLogger, PinoNestLogger } from './common/logger';
+import { TIERCEL_VERSION } from './common/version';
 import { loadConfig, TiercelConfig } from './config/config';
 import { ProxyServer } from './proxy/proxy.server';
 import { NO_TELEMETRY, TelemetryHandle } from './telemetry/otel-sdk';
@@ -43,6 +44,7 @@ export async function startTiercel(env: Record<string, string | undefined> = pro
   const adminPort = ((app.getHttpServer() as Server).address() as AddressInfo).port;
   const proxy = app.get(ProxyServer);
   const proxyPort = proxy.address!.port;
-  log.info({ adminPort, proxyPort, instance: config.instanceId, mode: proxy.mode }, 'tiercel started');
+  // `instance` is on every line already (the logger's base).
+  log.info({ adminPort, proxyPort, mode: proxy.mode, version: TIERCEL_VERSION }, 'tiercel started');
   return { app, config, logger: log, proxyPort, adminPort, close: () => app.close() };
 }

@@ -45,6 +45,8 @@ export class StatsController {
       invalidationsByKind: byKind,
       invalidationsReceived: this.invalidation.remoteApplied,
       inFlightFetches: this.lock.inFlight,
+      openConnections: this.counters.openConnections,
+      activeRequests: this.counters.activeRequests,
       l1: { entries: l1.entries, bytes: l1.bytes, capacityBytes: l1.capacityBytes, evictions: l1.evictions },
       l2: l2 === undefined ? null : { state: l2.state, ...l2.details },
       bus: this.invalidation.busStats(),

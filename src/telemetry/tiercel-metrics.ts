@@ -1,10 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { metrics } from '@opentelemetry/api';
+import { readdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { MemoryTier } from '../cache/memory.tier';
 import { RedisTierHolder } from '../cache/redis-tier.provider';
 import { TieredCache } from '../cache/tiered-cache';
 import { LOGGER } from '../common/logger';
+import { TIERCEL_VERSION } from '../common/version';
 import { InvalidationService } from '../invalidation/invalidation.service';
 import { RequestCounters } from './request-counters';
 
@@ -24,6 +26,19 @@ export class TiercelMetrics {
     @Inject(LOGGER) private readonly log: Logger,
   ) {
     const meter = metrics.getMeter('tiercel');
+    meter.createObservableGauge('tiercel.build.info', { description: 'Always 1: the Tiercel version and the Node.js running it, as labels' }).addCallback((r) => r.observe(1, { version: TIERCEL_VERSION, nodejs_version: process.version }));
+    meter.createObservableUpDownCounter('http.server.active_requests', { description: 'Requests on the data port not yet finished', unit: '{request}' }).addCallback((r) => r.observe(counters.activeRequests, { 'url.scheme': 'http' }));
+    meter.createObservableUpDownCounter('tiercel.connections.open', { description: 'Client connections open on the data port, idle keep-alive ones included', unit: '{connection}' }).addCallback((r) => r.observe(counters.openConnections));
+    if (process.platform === 'linux') {
+      // Neither runtime-node nor host-metrics reads descriptors; /proc is the one place that knows.
+      meter.createObservableUpDownCounter('process.unix.file_descriptor.count', { description: 'File descriptors open in this process', unit: '{file_descriptor}' }).addCallback((r) => {
+        try {
+          r.observe(readdirSync('/proc/self/fd').length);
+        } catch {
+          // /proc unreadable (a sandbox): no sample rather than a wrong one
+        }
+      });
+    }
     const l2Health = () => cache.health().find((h) => h.name === 'l2');
     meter.createObservableCounter('tiercel.coalesced', { description: 'Requests served from another request\'s origin fetch' }).addCallback((r) => r.observe(counters.phase('collapsed')));
     meter.createObservableCounter('tiercel.l1.evictions', { description: 'L1 entries evicted to make room' }).addCallback((r) => r.observe(l1.stats().evictions));

@@ -55,14 +55,14 @@ describe('grafana dashboards and provisioning', () => {
     const exprs = dashboardTargets(d).map((t) => t.expr).join('\n');
     for (const m of [
       'tiercel_requests_total',
-      'tiercel_cache_lookup_duration_bucket',
-      'http_server_request_duration_bucket',
-      'tiercel_origin_request_duration_bucket',
+      'tiercel_cache_lookup_duration_seconds_bucket',
+      'http_server_request_duration_seconds_bucket',
+      'tiercel_origin_request_duration_seconds_bucket',
       'tiercel_origin_errors_total',
-      'tiercel_response_body_size_total',
+      'tiercel_response_body_size_bytes_total',
       'tiercel_coalesced_total',
-      'tiercel_l1_size',
-      'tiercel_l1_capacity',
+      'tiercel_l1_size_bytes',
+      'tiercel_l1_capacity_bytes',
       'tiercel_l1_entries',
       'tiercel_l1_evictions_total',
       'tiercel_invalidations_total',
@@ -73,7 +73,7 @@ describe('grafana dashboards and provisioning', () => {
     ]) {
       assert.ok(exprs.includes(m), m);
     }
-    for (const q of ['0.5', '0.95', '0.99']) assert.ok(exprs.includes(`histogram_quantile(${q}, sum by (le, tier) (rate(tiercel_cache_lookup_duration_bucket`), `lookup p${q} per tier`);
+    for (const q of ['0.5', '0.95', '0.99']) assert.ok(exprs.includes(`histogram_quantile(${q}, sum by (le, tier) (rate(tiercel_cache_lookup_duration_seconds_bucket`), `lookup p${q} per tier`);
     const ratioPanels = allPanels(d).filter((p) => /hit ratio/i.test(p.title) && p.type === 'timeseries');
     assert.ok(ratioPanels.length >= 2);
     for (const p of ratioPanels) {
@@ -90,8 +90,8 @@ describe('grafana dashboards and provisioning', () => {
       'redis_memory_used_bytes',
       'redis_memory_max_bytes',
       'redis_evicted_keys_total',
-      'tiercel_redis_memory_used',
-      'tiercel_redis_memory_max',
+      'tiercel_redis_memory_used_bytes',
+      'tiercel_redis_memory_max_bytes',
       'tiercel_redis_evicted_keys_total',
       'redis_keyspace_hits_total',
       'redis_keyspace_misses_total',

@@ -212,6 +212,8 @@ export async function startRedisExporter(): Promise<ExporterProcess> {
 export interface Family {
   name: string;
   type: string;
+  /** From `# UNIT`, '' without one. */
+  unit: string;
   samples: { name: string; labels: Record<string, string>; value: number }[];
 }
 
@@ -226,12 +228,20 @@ function parseLabels(s: string): Record<string, string> {
 /** Families by name, from `# TYPE` lines; each sample goes to the family whose name prefixes it. */
 export function parseExposition(text: string): Map<string, Family> {
   const families = new Map<string, Family>();
+  const units = new Map<string, string>();
   let current: Family | null = null;
   for (const line of text.split('\n')) {
     if (line.startsWith('# TYPE ')) {
       const [, , name, type] = line.split(' ');
-      current = { name: name!, type: type!, samples: [] };
+      current = { name: name!, type: type!, unit: units.get(name!) ?? '', samples: [] };
       families.set(current.name, current);
+      continue;
+    }
+    if (line.startsWith('# UNIT ')) {
+      const [, , name, unit] = line.split(' ');
+      units.set(name!, unit ?? '');
+      const f = families.get(name!);
+      if (f) f.unit = unit ?? '';
       continue;
     }
     if (line.startsWith('#') || line.trim() === '') continue;
