@@ -4,6 +4,7 @@ import { TieredCache } from '../cache/tiered-cache';
 import { InvalidationService } from '../invalidation/invalidation.service';
 import { FillLock } from '../proxy/fill-lock';
 import { RequestCounters } from '../telemetry/request-counters';
+import { RequestTail } from '../telemetry/request-tail';
 
 @Controller()
 export class StatsController {
@@ -13,6 +14,7 @@ export class StatsController {
     private readonly cache: TieredCache,
     private readonly lock: FillLock,
     private readonly invalidation: InvalidationService,
+    private readonly tail: RequestTail,
   ) {}
 
   /** Counters since start, computed from the same counters as /metrics, plus each tier's state. */
@@ -50,6 +52,7 @@ export class StatsController {
       l1: { entries: l1.entries, bytes: l1.bytes, capacityBytes: l1.capacityBytes, evictions: l1.evictions },
       l2: l2 === undefined ? null : { state: l2.state, ...l2.details },
       bus: this.invalidation.busStats(),
+      tail: { listeners: this.tail.listenerCount, dropped: this.tail.dropped },
     };
   }
 }

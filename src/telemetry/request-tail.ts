@@ -139,7 +139,8 @@ export class RequestTail {
         l.sink.drop();
         continue;
       }
-      json ??= JSON.stringify(line) + '\n';
+      // The access log's time comes from the logger; the tail's line carries its own.
+      json ??= `{"time":"${new Date().toISOString()}",${JSON.stringify(line).slice(1)}\n`;
       l.sink.write(json);
     }
   }

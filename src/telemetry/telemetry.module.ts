@@ -31,6 +31,6 @@ import { TiercelMetrics } from './tiercel-metrics';
     },
   ],
   controllers: [MetricsController, TailController],
-  exports: [RequestTelemetry, TiercelMetrics, RequestCounters],
+  exports: [RequestTelemetry, TiercelMetrics, RequestCounters, RequestTail],
 })
 export class TelemetryModule {}
