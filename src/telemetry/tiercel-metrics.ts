@@ -53,6 +53,11 @@ export class TiercelMetrics {
       r.observe(bus?.sent ?? 0, { direction: 'sent' });
       r.observe(bus?.received ?? 0, { direction: 'received' });
     });
+    meter.createObservableCounter('tiercel.invalidation.resyncs', { description: 'L1 flushed because invalidation messages may have been missed: the Pub/Sub subscription dropped, or the sequence in Redis was ahead of every message heard' }).addCallback((r) => {
+      const bus = invalidation.busStats();
+      r.observe(bus?.resyncs ?? 0, { reason: 'subscription-lost' });
+      r.observe(bus?.gapFlushes ?? 0, { reason: 'sequence-gap' });
+    });
     meter.createObservableCounter('tiercel.l2.errors', { description: 'Redis calls that failed or timed out' }).addCallback((r) => r.observe(l2Health()?.errors ?? 0));
     meter.createObservableGauge('tiercel.l2.breaker.open', { description: '1 while the L2 circuit breaker skips Redis' }).addCallback((r) => r.observe(redis.tier?.breakerOpen ? 1 : 0));
     const l2 = redis.tier;

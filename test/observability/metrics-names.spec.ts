@@ -42,6 +42,7 @@ const EXPECTED: Record<string, [string, string, string[]]> = {
   tiercel_l2_breaker_open: ['gauge', '', [SCOPE]],
   tiercel_invalidations_total: ['counter', '', ['kind', 'source', SCOPE]],
   tiercel_pubsub_messages_total: ['counter', '', ['direction', SCOPE]],
+  tiercel_invalidation_resyncs_total: ['counter', '', ['reason', SCOPE]],
   tiercel_redis_memory_used_bytes: ['gauge', 'bytes', [SCOPE]],
   tiercel_redis_memory_max_bytes: ['gauge', 'bytes', [SCOPE]],
   tiercel_redis_evicted_keys_total: ['counter', '', [SCOPE]],

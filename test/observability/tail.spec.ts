@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { connect, Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { send } from '../support/client';
@@ -91,6 +92,13 @@ describe('GET /admin/tail', () => {
   after(async () => {
     await stopTiercel(t);
     await origin?.close();
+  });
+
+  test('the admin port serves the runbook the alerts link to', async () => {
+    const res = await fetch(`http://127.0.0.1:${t!.adminPort}/runbook`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/markdown/);
+    assert.equal(await res.text(), readFileSync(join(ROOT, 'docs/runbook.md'), 'utf8'));
   });
 
   test('refuses a missing or wrong token, and an unknown or malformed filter', async () => {
