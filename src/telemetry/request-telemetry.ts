@@ -168,8 +168,12 @@ export class RequestTelemetry {
     const status = ctx.res.statusCode;
     const record = ctx.record;
     const outcome = this.counters.recordEnded(record, ctx.bodyBytes);
-    this.metrics?.requestEnded(ctx.method, status, outcome, ms / 1000);
     const span = ctx.span;
+    if (span === null) this.metrics?.requestEnded(ctx.method, status, outcome, ms / 1000);
+    else {
+      const sc = span.spanContext();
+      this.metrics?.requestEnded(ctx.method, status, outcome, ms / 1000, sc.traceId, sc.spanId);
+    }
     if (span !== null) {
       if (span.isRecording()) {
         span.setAttributes({

@@ -129,7 +129,7 @@ export interface PrometheusProcess {
  * A real Prometheus on a free loopback port, its configuration (written as JSON, which is YAML)
  * and its TSDB in a temporary directory.
  */
-export async function startPrometheus(config: (dir: string) => object): Promise<PrometheusProcess> {
+export async function startPrometheus(config: (dir: string) => object, flags: string[] = []): Promise<PrometheusProcess> {
   requireProgram('prometheus', 'prometheus');
   const dir = mkdtempSync(join(tmpdir(), 'tiercel-prometheus-'));
   const port = await freePort();
@@ -143,6 +143,7 @@ export async function startPrometheus(config: (dir: string) => object): Promise<
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
       '--storage.tsdb.retention.time=1h',
+      ...flags,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
