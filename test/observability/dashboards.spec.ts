@@ -31,7 +31,11 @@ describe('grafana dashboards and provisioning', () => {
         [['datasource', 'prometheus']],
       );
       for (const v of vars.filter((v) => v.type === 'query')) assert.deepEqual((v as unknown as { datasource: unknown }).datasource, DS, `variable ${v.name}`);
-      const panels = allPanels(json).filter((p) => p.type !== 'row');
+      // An alert list reads the Prometheus rules through the datasource's name, not a query.
+      const panels = allPanels(json).filter((p) => p.type !== 'row' && p.type !== 'alertlist');
+      for (const p of allPanels(json).filter((x) => x.type === 'alertlist')) {
+        assert.equal((p as unknown as { options: { datasource: string } }).options.datasource, 'Prometheus', `panel ${p.title}`);
+      }
       assert.ok(panels.length >= 10, `${panels.length} panels`);
       const ids = new Set<number>();
       for (const p of allPanels(json)) {
@@ -61,6 +65,15 @@ describe('grafana dashboards and provisioning', () => {
       'tiercel_origin_errors_total',
       'tiercel_response_body_size_bytes_total',
       'tiercel_coalesced_total',
+      'process_cpu_time_seconds_total',
+      'process_memory_usage_bytes',
+      'v8js_memory_heap_used_bytes',
+      'nodejs_eventloop_delay_p99_seconds',
+      'nodejs_eventloop_utilization_ratio',
+      'v8js_gc_duration_seconds_sum',
+      'process_unix_file_descriptor_count',
+      'tiercel_connections_open',
+      'http_server_active_requests',
       'tiercel_l1_size_bytes',
       'tiercel_l1_capacity_bytes',
       'tiercel_l1_entries',
@@ -81,6 +94,21 @@ describe('grafana dashboards and provisioning', () => {
       assert.ok(fc.thresholds.steps.some((s) => s.value === 0.7), `${p.title}: threshold at 0.7`);
       assert.notEqual(fc.custom.thresholdsStyle.mode, 'off', `${p.title}: threshold drawn`);
     }
+  });
+
+  test('Tiercel overview: status codes, Tiercel\'s own 5xx, exemplars on request latency, invalidation annotations, an alert list', () => {
+    const d = dashboards.find((x) => x.json.uid === 'tiercel-overview')!.json;
+    const panels = allPanels(d);
+    const byTitle = (re: RegExp) => panels.filter((p) => re.test(p.title));
+    assert.ok(byTitle(/status code/i).some((p) => (p.targets ?? []).some((t) => /sum by \(http_response_status_code\) \(rate\(http_server_request_duration_seconds_count/.test(t.expr))));
+    assert.ok(byTitle(/own 5xx/i).some((p) => (p.targets ?? []).some((t) => /tiercel_cache_outcome="error"/.test(t.expr))));
+    const latency = panels.flatMap((p) => (p.targets ?? []).filter((t) => t.expr.includes('http_server_request_duration_seconds_bucket')));
+    assert.ok(latency.length >= 4);
+    for (const t of latency) assert.equal((t as unknown as { exemplar?: boolean }).exemplar, true, `${t.refId} ${t.expr.slice(0, 60)}: exemplars on`);
+    const annotations = d.annotations!.list.filter((a) => a.datasource?.type === 'prometheus').map((a) => a.target?.expr ?? '');
+    assert.ok(annotations.some((e) => e.includes('tiercel_invalidations_total')), 'invalidations annotated');
+    assert.ok(annotations.some((e) => e.includes('tiercel_invalidation_resyncs_total')), 'resyncs annotated');
+    assert.equal(panels.filter((p) => p.type === 'alertlist').length, 1);
   });
 
   test('Redis shows redis_exporter and Tiercel\'s own Redis gauges', () => {

@@ -20,6 +20,7 @@ import { startOrigin, TestOrigin } from '../support/origin';
 import type { TiercelProcess } from '../support/process';
 import { RedisProcess, startRedis } from '../support/redis';
 import {
+  annotationTargets,
   boolComparisons,
   dashboardTargets,
   ExporterProcess,
@@ -297,6 +298,22 @@ describe('Prometheus scraping Tiercel under load', () => {
     console.log(`[measured] ${checked} dashboard expressions returned data from live Tiercel metrics`);
   });
 
+  test('every annotation query has its series (the comparison made a bool one, as for alerts)', async () => {
+    const failures: string[] = [];
+    let checked = 0;
+    for (const { json } of loadDashboards()) {
+      for (const t of annotationTargets(json)) {
+        const expr = boolComparisons(substitute(t.expr, vars));
+        checked++;
+        const r = await prom!.query(expr).catch((err: Error) => err);
+        if (r instanceof Error) failures.push(`${t.dashboard} / ${t.panel}: ${r.message}`);
+        else if (r.length === 0) failures.push(`${t.dashboard} / ${t.panel}: empty: ${expr}`);
+      }
+    }
+    assert.deepEqual(failures, [], report(failures));
+    assert.ok(checked >= 2, `${checked} annotation queries checked`);
+  });
+
   test('every redis_exporter dashboard expression returns data', { skip: HAS_EXPORTER ? false : 'prometheus-redis-exporter is not installed' }, async () => {
     await until('redis_exporter scrapes of both servers', 10_000, async () => (await prom!.query('count(redis_up == 1) == 2')).length > 0);
     await until('the replica\'s master link', 10_000, async () => (await prom!.query('redis_master_link_up == 1')).length > 0);
@@ -322,12 +339,13 @@ describe('Prometheus scraping Tiercel under load', () => {
     const failures: string[] = [];
     for (const { json } of loadDashboards()) {
       for (const v of json.templating.list.filter((x) => x.type === 'query')) {
-        const m = /^label_values\((.+),\s*(\w+)\)$/.exec(v.definition ?? '');
-        assert.ok(m, `${json.title} $${v.name}: ${v.definition}`);
+        const q = (v.query as { query?: string } | undefined)?.query ?? '';
+        const m = /^label_values\((.+),\s*(\w+)\)$/.exec(q);
+        assert.ok(m, `${json.title} $${v.name}: ${q}`);
         const selector = substitute(m[1]!, vars);
         if (/^redis_/.test(selector) && !exporter) continue;
         const values = await prom!.api<string[]>(`/api/v1/label/${m[2]}/values?match[]=${encodeURIComponent(selector)}`);
-        if (values.length === 0) failures.push(`${json.title} $${v.name}: ${v.definition}`);
+        if (values.length === 0) failures.push(`${json.title} $${v.name}: ${q}`);
       }
     }
     assert.deepEqual(failures, []);

@@ -268,7 +268,8 @@ export interface Dashboard {
   uid: string;
   title: string;
   panels: Panel[];
-  templating: { list: { name: string; type: string; query?: unknown; definition?: string }[] };
+  templating: { list: { name: string; type: string; query?: unknown }[] };
+  annotations?: { list: { name: string; datasource?: { type: string; uid: string }; target?: { expr?: string; refId?: string } }[] };
 }
 
 export interface Panel {
@@ -302,6 +303,13 @@ export function allPanels(d: Dashboard): Panel[] {
 
 export function dashboardTargets(d: Dashboard): DashboardTarget[] {
   return allPanels(d).flatMap((p) => (p.targets ?? []).map((t) => ({ dashboard: d.title, panel: p.title, refId: t.refId, expr: t.expr })));
+}
+
+/** Prometheus annotation queries (their expression ends in a comparison: an event when it holds). */
+export function annotationTargets(d: Dashboard): DashboardTarget[] {
+  return (d.annotations?.list ?? [])
+    .filter((a) => a.datasource?.type === 'prometheus' && typeof a.target?.expr === 'string')
+    .map((a) => ({ dashboard: d.title, panel: `annotation ${a.name}`, refId: a.target!.refId ?? a.name, expr: a.target!.expr! }));
 }
 
 /** Replaces `$name` and `${name}` (Grafana's variable syntax) with concrete values. */
