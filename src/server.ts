@@ -1,38 +1,48 @@
 import { createLogger } from './common/logger';
 import { loadConfig, unknownVariables } from './config/config';
 import { ConfigError } from './config/parse';
-import { startTelemetry } from './telemetry/otel-sdk';
-import { startTiercel } from './tiercel';
+import { startTelemetry, type TelemetryHandle } from './telemetry/otel-sdk';
+import { type RunningTiercel, startTiercel } from './tiercel';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = createLogger(config.logLevel, config.instanceId);
   for (const warning of unknownVariables(process.env)) logger.warn(warning);
-  // Telemetry first: instruments and tracers acquired while Nest builds the app must be the SDK's.
-  const telemetry = await startTelemetry(config, logger);
-  const tiercel = await startTiercel(process.env, { config, logger, telemetry });
+  // The handlers come before anything is started: the start line is printed just before
+  // startTiercel returns, and a SIGHUP read off it must not meet Node's default (exit).
+  let tiercel: RunningTiercel | null = null;
+  let telemetry: TelemetryHandle | null = null;
   let stopping = false;
+  let stopWhenStarted: string | null = null;
   const stop = (signal: string) => {
+    if (tiercel === null) {
+      stopWhenStarted ??= signal; // still starting: stopped as soon as it has started
+      return;
+    }
     if (stopping) return;
     stopping = true;
     tiercel.logger.info({ signal }, 'shutting down');
     tiercel
       .close()
-      .then(() => telemetry.shutdown())
+      .then(() => telemetry?.shutdown())
       .then(
         () => process.exit(0),
         (err) => {
-          tiercel.logger.error({ err }, 'shutdown failed');
+          logger.error({ err }, 'shutdown failed');
           process.exit(1);
         },
       );
   };
   // A promise nobody awaited must not take every in-flight request down with the process.
-  process.on('unhandledRejection', (err) => tiercel.logger.error({ err }, 'unhandled rejection'));
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // Nothing is reloaded on SIGHUP yet; it must not stop the process (Node's default).
-  process.on('SIGHUP', () => tiercel.logger.info({ signal: 'SIGHUP' }, 'SIGHUP received: nothing to reload'));
+  process.on('SIGHUP', () => logger.info({ signal: 'SIGHUP' }, 'SIGHUP received: nothing to reload'));
+  // Telemetry first: instruments and tracers acquired while Nest builds the app must be the SDK's.
+  telemetry = await startTelemetry(config, logger);
+  tiercel = await startTiercel(process.env, { config, logger, telemetry });
+  if (stopWhenStarted !== null) stop(stopWhenStarted);
 }
 
 main().catch((err: unknown) => {
