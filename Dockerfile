@@ -27,6 +27,7 @@ ENV NODE_ENV=production \
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
+COPY docs/runbook.md ./docs/runbook.md
 USER node
 EXPOSE 8080 9464
 # Liveness on the admin port; exec form, so ADMIN_PORT comes from the container's environment.

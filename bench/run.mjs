@@ -20,6 +20,7 @@
 // then a catch-all, so every hit tests all 20) to the L1-hit 1 KiB telemetry row: its
 // "req/s ÷ metrics only" is the policy's cost on the L1-hit path.
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeBody, OBJECTS } from './common.mjs';
@@ -50,6 +51,8 @@ const TELEMETRY = [
   { id: 'metrics', label: 'metrics only (default) = "Tiercel" above', vars: null },
   { id: 'traces-1pct', label: 'metrics + traces sampled at 1%', sample: 0.01 },
   { id: 'traces-100pct', label: 'metrics + traces sampled at 100%', sample: 1 },
+  // A listener whose filter no request passes: what an idle `tiercel tail` costs every request.
+  { id: 'tail', label: 'metrics + /admin/tail connected, filtering everything out', vars: { ADMIN_TOKEN: 'bench-tail' }, tail: '/admin/tail?status=100' },
 ];
 if (env.BENCH_POLICY === '1') TELEMETRY.push({ id: 'policy-20', label: 'metrics only + a 20-rule policy file (BENCH_POLICY=1)', policy: true });
 const TELEMETRY_TARGET = { id: 'traces-1pct', min: 0.9 };
@@ -249,6 +252,15 @@ async function main() {
         OTEL_TRACES_SAMPLER_ARG: String(t.sample),
       };
       const child = await startTiercel(`tiercel-${t.id}`, origin.port, vars);
+      if (t.tail) {
+        const res = await new Promise((resolve, reject) => {
+          const req = httpRequest({ host: '127.0.0.1', port: child.adminPort, path: t.tail, headers: { authorization: `Bearer ${vars.ADMIN_TOKEN}` } }, resolve);
+          req.once('error', reject);
+          req.end();
+        });
+        check(res.statusCode === 200, `tiercel-${t.id}: ${t.tail} answered ${res.statusCode}`);
+        res.resume(); // held open for the whole run; the process's exit closes it
+      }
       await get(child.port, '/1k');
       const r = await get(child.port, '/1k');
       check(/; hit; detail=l1/.test(r.headers['cache-status'] ?? ''), `tiercel-${t.id} /1k second request is an L1 hit (cache-status: ${r.headers['cache-status']})`);

@@ -1,48 +1,57 @@
 import { createLogger } from './common/logger';
 import { unknownVariables } from './config/config';
+import { ConfigError } from './config/parse';
 import { PolicyError } from './policy/policy-file';
 import { loadSettings } from './policy/settings';
-import { ConfigError } from './config/parse';
-import { startTelemetry } from './telemetry/otel-sdk';
-import { startTiercel } from './tiercel';
+import { startTelemetry, type TelemetryHandle } from './telemetry/otel-sdk';
+import { type RunningTiercel, startTiercel } from './tiercel';
 
 async function main(): Promise<void> {
   const { config, policy } = loadSettings(process.env);
   const logger = createLogger(config.logLevel, config.instanceId);
   for (const warning of unknownVariables(process.env)) logger.warn(warning);
-  // Telemetry first: instruments and tracers acquired while Nest builds the app must be the SDK's.
-  const telemetry = startTelemetry(config, logger);
-  // SIGHUP runs every reload hook (the policy file, ...); it must not stop the process (Node's
-  // default), not even while Tiercel is starting: one that arrives then runs once it has started.
-  let reload: (() => void) | null = null;
-  let hupWhileStarting = false;
-  process.on('SIGHUP', () => {
-    if (reload === null) hupWhileStarting = true;
-    else reload();
-  });
-  const tiercel = await startTiercel(process.env, { config, policy, logger, telemetry });
-  reload = () => void tiercel.reloaders.runAll(tiercel.logger, 'SIGHUP');
-  if (hupWhileStarting) reload();
+  // The handlers come before anything is started: the start line is printed just before
+  // startTiercel returns, and a signal read off it must not meet Node's default (exit).
+  let tiercel: RunningTiercel | null = null;
+  let telemetry: TelemetryHandle | null = null;
   let stopping = false;
+  let stopWhenStarted: string | null = null;
+  let hupWhileStarting = false;
   const stop = (signal: string) => {
+    if (tiercel === null) {
+      stopWhenStarted ??= signal; // still starting: stopped as soon as it has started
+      return;
+    }
     if (stopping) return;
     stopping = true;
     tiercel.logger.info({ signal }, 'shutting down');
     tiercel
       .close()
-      .then(() => telemetry.shutdown())
+      .then(() => telemetry?.shutdown())
       .then(
         () => process.exit(0),
         (err) => {
-          tiercel.logger.error({ err }, 'shutdown failed');
+          logger.error({ err }, 'shutdown failed');
           process.exit(1);
         },
       );
   };
+  // SIGHUP runs every reload hook (the policy file, ...); one that arrives while Tiercel is
+  // starting runs once it has started.
+  const reload = () => {
+    if (tiercel === null) hupWhileStarting = true;
+    else void tiercel.reloaders.runAll(tiercel.logger, 'SIGHUP');
+  };
   // A promise nobody awaited must not take every in-flight request down with the process.
-  process.on('unhandledRejection', (err) => tiercel.logger.error({ err }, 'unhandled rejection'));
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', reload);
+  // Telemetry first: instruments and tracers acquired while Nest builds the app must be the SDK's.
+  telemetry = await startTelemetry(config, logger);
+  tiercel = await startTiercel(process.env, { config, policy, logger, telemetry });
+  if (stopWhenStarted !== null) stop(stopWhenStarted);
+  else if (hupWhileStarting) reload();
 }
 
 main().catch((err: unknown) => {

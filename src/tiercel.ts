@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module';
 import { createLogger, PinoNestLogger } from './common/logger';
+import { TIERCEL_VERSION } from './common/version';
 import type { TiercelConfig } from './config/config';
 import type { PolicyService } from './policy/policy.service';
 import { loadSettings } from './policy/settings';
@@ -54,6 +55,7 @@ export async function startTiercel(env: Record<string, string | undefined> = pro
   const adminPort = ((app.getHttpServer() as Server).address() as AddressInfo).port;
   const proxy = app.get(ProxyServer);
   const proxyPort = proxy.address!.port;
-  log.info({ adminPort, proxyPort, instance: config.instanceId, mode: proxy.mode }, 'tiercel started');
+  // `instance` is on every line already (the logger's base).
+  log.info({ adminPort, proxyPort, mode: proxy.mode, version: TIERCEL_VERSION }, 'tiercel started');
   return { app, config, logger: log, proxyPort, adminPort, policy, reloaders, close: () => app.close() };
 }

@@ -5,11 +5,12 @@ import { ProxyModule } from '../proxy/proxy.module';
 import { TelemetryModule } from '../telemetry/telemetry.module';
 import { HealthController } from './health.controller';
 import { PolicyController } from './policy.controller';
+import { RunbookController } from './runbook.controller';
 import { StatsController } from './stats.controller';
 
 /** The control plane on ADMIN_PORT: health, readiness and stats, as Nest controllers. */
 @Module({
   imports: [CacheModule, ProxyModule, InvalidationModule, TelemetryModule],
-  controllers: [HealthController, StatsController, PolicyController],
+  controllers: [HealthController, StatsController, PolicyController, RunbookController],
 })
 export class AdminModule {}

@@ -5,6 +5,7 @@ import { TieredCache } from '../cache/tiered-cache';
 import { InvalidationService } from '../invalidation/invalidation.service';
 import { FillLock } from '../proxy/fill-lock';
 import { RequestCounters } from '../telemetry/request-counters';
+import { RequestTail } from '../telemetry/request-tail';
 
 @Controller()
 export class StatsController {
@@ -15,6 +16,7 @@ export class StatsController {
     private readonly lock: FillLock,
     private readonly invalidation: InvalidationService,
     @Inject(POLICY) private readonly policy: PolicyService,
+    private readonly tail: RequestTail,
   ) {}
 
   /** Counters since start, computed from the same counters as /metrics, plus each tier's state. */
@@ -47,10 +49,13 @@ export class StatsController {
       invalidationsByKind: byKind,
       invalidationsReceived: this.invalidation.remoteApplied,
       inFlightFetches: this.lock.inFlight,
+      openConnections: this.counters.openConnections,
+      activeRequests: this.counters.activeRequests,
       l1: { entries: l1.entries, bytes: l1.bytes, capacityBytes: l1.capacityBytes, evictions: l1.evictions },
       l2: l2 === undefined ? null : { state: l2.state, ...l2.details },
       bus: this.invalidation.busStats(),
       policy: this.policy.describe(),
+      tail: { listeners: this.tail.listenerCount, dropped: this.tail.dropped },
     };
   }
 }

@@ -2,8 +2,17 @@ import { LoggerService } from '@nestjs/common';
 import pino, { Logger } from 'pino';
 import type { LogLevel } from '../config/config';
 
+/**
+ * JSON lines with an ISO 8601 `time` and the level's name (`info`, `warn`), what log shippers
+ * and people read without a lookup table.
+ */
 export function createLogger(level: LogLevel, instanceId: string): Logger {
-  return pino({ level, base: { service: 'tiercel', instance: instanceId } });
+  return pino({
+    level,
+    base: { service: 'tiercel', instance: instanceId },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  });
 }
 
 /** Nest's own messages (module wiring, admin routes) go through the same JSON logger. */

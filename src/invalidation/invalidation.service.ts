@@ -1,5 +1,6 @@
 import { Context, INVALID_SPAN_CONTEXT, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import { spanTraceFields } from '../common/trace-fields';
 import type { TieredCache } from '../cache/tiered-cache';
 import type { Invalidation, InvalidationTarget } from './invalidation';
 import type { BusStats, InvalidationBus, InvalidationMessage } from './invalidation.bus';
@@ -56,7 +57,7 @@ export class InvalidationService {
       propagation.inject(trace.setSpan(parent, span), carrier);
       const published = this.bus ? await this.bus.publish({ ...inv, traceparent: carrier.traceparent }) : false;
       span.setAttributes({ 'tiercel.invalidation.l1_removed': l1, 'tiercel.invalidation.l2_removed': l2 ?? -1 });
-      this.log.info({ target: inv.target, soft: inv.soft, l1, l2, published, trace_id: span.spanContext().traceId }, 'invalidated');
+      this.log.info({ target: inv.target, soft: inv.soft, l1, l2, published, ...spanTraceFields(span) }, 'invalidated');
       return { removed: { l1, l2 }, published };
     } finally {
       span.end();
@@ -76,7 +77,7 @@ export class InvalidationService {
     const n = this.cache.invalidateLocal(m.target, m.soft === true);
     span.setAttribute('tiercel.invalidation.l1_removed', n);
     span.end();
-    this.log.debug({ target: m.target, from: m.from, removed: n, trace_id: span.spanContext().traceId }, 'invalidation received');
+    this.log.debug({ target: m.target, from: m.from, removed: n, ...spanTraceFields(span) }, 'invalidation received');
   }
 
   /** Invalidations started on this instance, by kind and source (every combination, zeros included). */

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import type { TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
+import { RequestCounters } from '../telemetry/request-counters';
 import { ConnectTunnel } from './connect-tunnel';
 import { RequestLifecycle } from './request-lifecycle';
 import { UpstreamClient } from './upstream.client';
@@ -22,11 +23,18 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly lifecycle: RequestLifecycle,
     private readonly tunnel: ConnectTunnel,
     private readonly upstream: UpstreamClient,
+    private readonly counters: RequestCounters,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => this.onRequest(req, res));
     server.on('connect', (req, socket, head) => this.tunnel.handle(req, socket, head));
+    const counters = this.counters;
+    const closed = () => counters.openConnections--;
+    server.on('connection', (socket) => {
+      counters.openConnections++;
+      socket.once('close', closed);
+    });
     // A malformed request gets a 400 and a closed connection, never an exception.
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (socket.writable && !socket.destroyed) {
@@ -53,7 +61,11 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.inFlight++;
-    res.once('close', () => this.inFlight--);
+    this.counters.activeRequests++;
+    res.once('close', () => {
+      this.inFlight--;
+      this.counters.activeRequests--;
+    });
     if (this.draining) res.shouldKeepAlive = false;
     this.lifecycle.handle(req, res);
   }

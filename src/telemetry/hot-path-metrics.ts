@@ -21,19 +21,30 @@ const OUTCOME_INDEX: Record<Outcome, number> = { hit: 0, stale: 1, revalidated: 
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE', 'PURGE', '_OTHER'];
 
+/** The latest traced request that fell in a bucket: an OpenMetrics exemplar. */
+export interface Exemplar {
+  traceId: string;
+  spanId: string;
+  value: number;
+  /** Epoch milliseconds. */
+  timeMs: number;
+}
+
 /** An explicit-bucket histogram that records with a few comparisons and array writes. */
-class FastHistogram {
+export class FastHistogram {
   readonly counts: Float64Array;
   sum = 0;
   count = 0;
   min = Infinity;
   max = -Infinity;
+  /** Per bucket, made on the first traced record: untraced traffic never allocates it. */
+  exemplars: (Exemplar | undefined)[] | null = null;
 
-  constructor(readonly attributes: Attributes, private readonly boundaries: readonly number[]) {
+  constructor(readonly attributes: Attributes, readonly boundaries: readonly number[]) {
     this.counts = new Float64Array(boundaries.length + 1);
   }
 
-  record(v: number): void {
+  record(v: number): number {
     const b = this.boundaries;
     let i = 0;
     while (i < b.length && v > b[i]!) i++;
@@ -42,6 +53,13 @@ class FastHistogram {
     this.count++;
     if (v < this.min) this.min = v;
     if (v > this.max) this.max = v;
+    return i;
+  }
+
+  /** A sampled request: counted as any other, and kept as its bucket's exemplar. */
+  recordTraced(v: number, traceId: string, spanId: string): void {
+    const i = this.record(v);
+    (this.exemplars ??= new Array<Exemplar | undefined>(this.counts.length))[i] = { traceId, spanId, value: v, timeMs: Date.now() };
   }
 
   value(): Histogram {
@@ -79,8 +97,19 @@ export class HotPathMetrics implements MetricProducer {
     for (const tier of ['l1', 'l2']) for (const result of ['hit', 'miss']) this.lookups.push(new FastHistogram(Object.freeze({ tier, result }), LOOKUP_BUCKETS));
   }
 
-  /** The request's duration, by method, status and outcome (the record itself is counted in RequestCounters). */
-  requestEnded(method: string, status: number, outcome: Outcome, seconds: number): void {
+  /** Histograms by their attributes object (the one in their data points), for the exemplars. */
+  private readonly byAttributes = new WeakMap<Attributes, FastHistogram>();
+
+  /** The exemplars of the histogram whose data points carry these attributes, by bucket. */
+  exemplarsOf(attributes: Attributes): readonly (Exemplar | undefined)[] | null {
+    return this.byAttributes.get(attributes)?.exemplars ?? null;
+  }
+
+  /**
+   * The request's duration, by method, status and outcome (the record itself is counted in
+   * RequestCounters). A sampled request passes its trace: it becomes the bucket's exemplar.
+   */
+  requestEnded(method: string, status: number, outcome: Outcome, seconds: number, traceId?: string, spanId?: string): void {
     const o = OUTCOME_INDEX[outcome];
     let mi = HTTP_METHODS.indexOf(method);
     if (mi === -1) mi = HTTP_METHODS.length - 1;
@@ -89,8 +118,10 @@ export class HotPathMetrics implements MetricProducer {
     if (h === undefined) {
       h = new FastHistogram(Object.freeze({ 'http.request.method': HTTP_METHODS[mi]!, 'http.response.status_code': status, 'url.scheme': 'http', 'tiercel.cache.outcome': outcome }), REQUEST_BUCKETS);
       this.requestDurations.set(key, h);
+      this.byAttributes.set(h.attributes, h);
     }
-    h.record(seconds);
+    if (traceId === undefined) h.record(seconds);
+    else h.recordTraced(seconds, traceId, spanId!);
   }
 
   lookup(tier: 'l1' | 'l2', hit: boolean, seconds: number): void {

@@ -1,9 +1,12 @@
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { envDetector, hostDetector, osDetector, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { HostMetricsInstrumentation } from '@opentelemetry/instrumentation-host-metrics';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import { detectResources, envDetector, hostDetector, osDetector, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { AlwaysOnSampler } from '@opentelemetry/sdk-trace';
 import type { Logger } from 'pino';
+import { TIERCEL_VERSION } from '../common/version';
 import type { TiercelConfig } from '../config/config';
 import { HotPathMetrics } from './hot-path-metrics';
 
@@ -26,7 +29,7 @@ export const NO_TELEMETRY: TelemetryHandle = { prometheus: null, hot: null, trac
  * OTEL_TRACES_EXPORTER is given (no errors every few seconds about a collector nobody runs),
  * and metrics go to the Prometheus reader served on the admin port, not to OTLP.
  */
-export function startTelemetry(config: TiercelConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): TelemetryHandle {
+export async function startTelemetry(config: TiercelConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<TelemetryHandle> {
   if (config.telemetry.sdkDisabled) return NO_TELEMETRY;
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
   env.OTEL_TRACES_EXPORTER ??= endpoint ? 'otlp' : 'none';
@@ -47,14 +50,25 @@ export function startTelemetry(config: TiercelConfig, log: Logger, env: NodeJS.P
   );
   const hot = config.telemetry.metrics ? new HotPathMetrics() : null;
   const prometheus = hot ? new PrometheusExporter({ preventServerStart: true, metricProducers: [hot] }) : null;
+  // Not the random service.instance.id detector: the instance is INSTANCE_ID, the name in logs and on dashboards.
+  // OTEL_RESOURCE_ATTRIBUTES (envDetector) still overrides anything here. The detectors' async
+  // attributes (host.id) are awaited here, before any reader can ask for them: a scrape
+  // that came first used to log 'Accessing resource attributes before async attributes settled'.
+  const resource = resourceFromAttributes({ 'service.instance.id': config.instanceId, 'service.version': TIERCEL_VERSION })
+    .merge(detectResources({ detectors: [hostDetector, osDetector, processDetector, envDetector] }));
+  await resource.waitForAsyncAttributes?.();
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ? undefined : 'tiercel',
-    resource: resourceFromAttributes({ 'service.instance.id': config.instanceId }),
-    // Not the random service.instance.id detector: the instance is INSTANCE_ID, the name in logs and on dashboards.
-    // OTEL_RESOURCE_ATTRIBUTES (envDetector) still overrides anything here.
-    resourceDetectors: [hostDetector, osDetector, processDetector, envDetector],
+    resource,
+    autoDetectResources: false,
     metricReaders: prometheus ? [prometheus] : undefined,
-    instrumentations: [],
+    // Runtime and process health from OpenTelemetry's own instrumentations: event-loop delay
+    // and utilization, V8 heap and GC durations (nodejs.*, v8js.*), and the process's CPU time
+    // and memory (process.*). Only the process groups of host-metrics: the host's own CPU,
+    // memory and network belong to node_exporter.
+    instrumentations: prometheus
+      ? [new RuntimeNodeInstrumentation({ monitoringPrecision: 10 }), new HostMetricsInstrumentation({ metricGroups: ['process.cpu', 'process.memory'] })]
+      : [],
     // Tiercel decides sampling per request before creating a span (request-sampler.ts, from
     // OTEL_TRACES_SAMPLER): every span it starts is one it keeps.
     sampler: new AlwaysOnSampler(),

@@ -46,6 +46,9 @@ export class RequestCounters {
   readonly originErrors = new Map<string, number>();
   /** Origin requests sent again after their connection broke before any response byte. */
   originRetries = 0;
+  /** Client connections open on the data port, and requests on them not yet finished. */
+  openConnections = 0;
+  activeRequests = 0;
 
   originRetried(): void {
     this.originRetries++;

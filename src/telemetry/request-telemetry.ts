@@ -1,5 +1,6 @@
 import { context, Context, Link, propagation, ROOT_CONTEXT, Span, SpanContext, SpanKind, SpanStatusCode, trace, Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import { spanTraceFields } from '../common/trace-fields';
 import type { TiercelConfig } from '../config/config';
 import type { Transaction } from '../proxy/transaction';
 import type { UpstreamTarget } from '../proxy/upstream.client';
@@ -7,6 +8,8 @@ import type { RequestCounters } from './request-counters';
 import type { HotPathMetrics } from './hot-path-metrics';
 import { OUTCOMES } from '../proxy/request-record';
 import { RequestSampler, requestSampler } from './request-sampler';
+import { RequestTail } from './request-tail';
+import type { Outcome, Phase, Served } from '../proxy/request-record';
 
 const headerGetter = {
   keys: (carrier: Record<string, unknown>) => Object.keys(carrier),
@@ -32,6 +35,7 @@ export class RequestTelemetry {
     private readonly metrics: HotPathMetrics | null,
     private readonly counters: RequestCounters,
     private readonly log: Logger,
+    private readonly tail: RequestTail = new RequestTail(),
     env: Record<string, string | undefined> = process.env,
   ) {
     this.tracing = config.telemetry.tracing;
@@ -166,8 +170,12 @@ export class RequestTelemetry {
     const record = ctx.record;
     const outcome = this.counters.recordEnded(record, ctx.bodyBytes);
     if (ctx.rule !== null) ctx.rule.counts[OUTCOMES.indexOf(outcome)]!++;
-    this.metrics?.requestEnded(ctx.method, status, outcome, ms / 1000);
     const span = ctx.span;
+    if (span === null) this.metrics?.requestEnded(ctx.method, status, outcome, ms / 1000);
+    else {
+      const sc = span.spanContext();
+      this.metrics?.requestEnded(ctx.method, status, outcome, ms / 1000, sc.traceId, sc.spanId);
+    }
     if (span !== null) {
       if (span.isRecording()) {
         span.setAttributes({
@@ -182,24 +190,72 @@ export class RequestTelemetry {
       }
       span.end();
     }
-    if (this.accessLog) {
-      this.log.info({
-        ...traceFields(ctx),
-        method: ctx.method,
-        url: ctx.req.url,
-        host: ctx.req.headers.host,
-        status,
-        outcome,
-        phase: record.phase,
-        tier: record.served,
-        cache_status: ctx.cacheStatus,
-        duration_ms: Number(ms.toFixed(3)),
-        bytes: ctx.bodyBytes,
-        client: ctx.req.socket.remoteAddress,
-        aborted: ctx.aborted || undefined,
-      }, 'access');
+    const tail = this.tail;
+    if (this.accessLog || tail.listening) {
+      const line = accessLine(ctx, status, outcome, ms);
+      if (tail.listening) tail.publish(line);
+      if (this.accessLog) this.log.info(line, 'access');
     }
   }
+}
+
+/**
+ * What the access log and /admin/tail say about one finished request, all of it from the
+ * transaction and its record: the same fields, in the same order, for every request.
+ */
+export interface AccessLine {
+  trace_id?: string;
+  span_id?: string;
+  method: string;
+  host: string | undefined;
+  url: string | undefined;
+  /** The path without its query, what the tail's path filter matches. */
+  path: string;
+  status: number;
+  outcome: Outcome;
+  phase: Phase;
+  tier: Served;
+  /** The policy rule that matched (its name, or #N), when a policy file is loaded. */
+  rule: string | undefined;
+  cache_status: string;
+  duration_ms: number;
+  l1_ms: number | undefined;
+  l2_ms: number | undefined;
+  /** The origin the request was sent to, and the wait for its response headers. */
+  upstream: string | undefined;
+  upstream_ms: number | undefined;
+  bytes: number;
+  client: string | undefined;
+  user_agent: string | undefined;
+  aborted: true | undefined;
+}
+
+export function accessLine(ctx: Transaction, status: number, outcome: Outcome, ms: number): AccessLine {
+  const record = ctx.record;
+  const url = ctx.req.url;
+  const q = url === undefined ? -1 : url.indexOf('?');
+  return {
+    ...traceFields(ctx),
+    method: ctx.method,
+    host: ctx.req.headers.host,
+    url,
+    path: url === undefined ? '' : q === -1 ? url : url.slice(0, q),
+    status,
+    outcome,
+    phase: record.phase,
+    tier: record.served,
+    rule: ctx.rule?.label,
+    cache_status: ctx.cacheStatus,
+    duration_ms: Number(ms.toFixed(3)),
+    l1_ms: ctx.l1Ms >= 0 ? micros(ctx.l1Ms) : undefined,
+    l2_ms: ctx.l2Ms >= 0 ? micros(ctx.l2Ms) : undefined,
+    upstream: ctx.originMs >= 0 || ctx.failure !== null ? ctx.target?.origin : undefined,
+    upstream_ms: ctx.originMs >= 0 ? micros(ctx.originMs) : undefined,
+    bytes: ctx.bodyBytes,
+    client: ctx.req.socket.remoteAddress,
+    user_agent: ctx.req.headers['user-agent'],
+    aborted: ctx.aborted || undefined,
+  };
 }
 
 /** Milliseconds to three decimals, rounded, without toFixed's cost on every hit. */
@@ -209,7 +265,5 @@ function micros(ms: number): number {
 
 /** trace_id and span_id for a log line about this request. */
 export function traceFields(ctx: Transaction): { trace_id?: string; span_id?: string } {
-  if (ctx.span === null) return {};
-  const sc = ctx.span.spanContext();
-  return { trace_id: sc.traceId, span_id: sc.spanId };
+  return spanTraceFields(ctx.span);
 }

@@ -8,7 +8,9 @@ import { InvalidationModule } from '../invalidation/invalidation.module';
 import type { TelemetryHandle } from './otel-sdk';
 import { MetricsController } from './metrics.controller';
 import { RequestCounters } from './request-counters';
+import { RequestTail } from './request-tail';
 import { RequestTelemetry } from './request-telemetry';
+import { TailController } from './tail.controller';
 import { TiercelMetrics } from './tiercel-metrics';
 
 /**
@@ -21,13 +23,14 @@ import { TiercelMetrics } from './tiercel-metrics';
   providers: [
     { provide: RequestCounters, inject: [TELEMETRY_HANDLE], useFactory: (t: TelemetryHandle) => t.hot?.counters ?? new RequestCounters() },
     TiercelMetrics,
+    { provide: RequestTail, useFactory: () => new RequestTail() },
     {
       provide: RequestTelemetry,
-      inject: [TIERCEL_CONFIG, TELEMETRY_HANDLE, RequestCounters, LOGGER],
-      useFactory: (c: TiercelConfig, t: TelemetryHandle, counters: RequestCounters, log: Logger) => new RequestTelemetry(c, t.hot, counters, log),
+      inject: [TIERCEL_CONFIG, TELEMETRY_HANDLE, RequestCounters, LOGGER, RequestTail],
+      useFactory: (c: TiercelConfig, t: TelemetryHandle, counters: RequestCounters, log: Logger, tail: RequestTail) => new RequestTelemetry(c, t.hot, counters, log, tail),
     },
   ],
-  controllers: [MetricsController],
-  exports: [RequestTelemetry, TiercelMetrics, RequestCounters],
+  controllers: [MetricsController, TailController],
+  exports: [RequestTelemetry, TiercelMetrics, RequestCounters, RequestTail],
 })
 export class TelemetryModule {}

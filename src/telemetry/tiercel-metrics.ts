@@ -1,10 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { metrics } from '@opentelemetry/api';
+import { readdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { MemoryTier } from '../cache/memory.tier';
 import { RedisTierHolder } from '../cache/redis-tier.provider';
 import { TieredCache } from '../cache/tiered-cache';
 import { LOGGER } from '../common/logger';
+import { TIERCEL_VERSION } from '../common/version';
 import { InvalidationService } from '../invalidation/invalidation.service';
 import { RequestCounters } from './request-counters';
 import { OUTCOMES } from '../proxy/request-record';
@@ -33,13 +35,26 @@ export class TiercelMetrics {
       meter.createObservableCounter('tiercel.rule.requests', { description: 'Requests that matched a policy rule, by rule name (#N when unnamed) and cache outcome' }).addCallback((r) => {
         for (const [rule, counts] of policy.ruleCounts) OUTCOMES.forEach((outcome, i) => counts[i]! > 0 && r.observe(counts[i]!, { rule, outcome }));
       });
-      meter.createObservableGauge('tiercel.policy.loaded_timestamp_seconds', { description: 'When the policy file in force was loaded (Unix seconds)' }).addCallback((r) => r.observe(policy.current.loadedAt / 1000));
+      meter.createObservableGauge('tiercel.policy.loaded_timestamp', { description: 'When the policy file in force was loaded (Unix seconds)', unit: 's' }).addCallback((r) => r.observe(policy.current.loadedAt / 1000));
       meter.createObservableGauge('tiercel.policy.info', { description: 'The policy file in force: 1, with its sha256 as the hash label' }).addCallback((r) => {
         if (policy.current.source !== null) r.observe(1, { hash: policy.current.source.hash });
       });
       meter.createObservableCounter('tiercel.policy.reloads', { description: 'Policy file reloads, by result (ok, refused)' }).addCallback((r) => {
         r.observe(policy.reloads.ok, { result: 'ok' });
         r.observe(policy.reloads.failed, { result: 'refused' });
+      });
+    }
+    meter.createObservableGauge('tiercel.build.info', { description: 'Always 1: the Tiercel version and the Node.js running it, as labels' }).addCallback((r) => r.observe(1, { version: TIERCEL_VERSION, nodejs_version: process.version }));
+    meter.createObservableUpDownCounter('http.server.active_requests', { description: 'Requests on the data port not yet finished', unit: '{request}' }).addCallback((r) => r.observe(counters.activeRequests, { 'url.scheme': 'http' }));
+    meter.createObservableUpDownCounter('tiercel.connections.open', { description: 'Client connections open on the data port, idle keep-alive ones included', unit: '{connection}' }).addCallback((r) => r.observe(counters.openConnections));
+    if (process.platform === 'linux') {
+      // Neither runtime-node nor host-metrics reads descriptors; /proc is the one place that knows.
+      meter.createObservableUpDownCounter('process.unix.file_descriptor.count', { description: 'File descriptors open in this process', unit: '{file_descriptor}' }).addCallback((r) => {
+        try {
+          r.observe(readdirSync('/proc/self/fd').length);
+        } catch {
+          // /proc unreadable (a sandbox): no sample rather than a wrong one
+        }
       });
     }
     const l2Health = () => cache.health().find((h) => h.name === 'l2');
@@ -55,6 +70,11 @@ export class TiercelMetrics {
       const bus = invalidation.busStats();
       r.observe(bus?.sent ?? 0, { direction: 'sent' });
       r.observe(bus?.received ?? 0, { direction: 'received' });
+    });
+    meter.createObservableCounter('tiercel.invalidation.resyncs', { description: 'L1 flushed because invalidation messages may have been missed: the Pub/Sub subscription dropped, or the sequence in Redis was ahead of every message heard' }).addCallback((r) => {
+      const bus = invalidation.busStats();
+      r.observe(bus?.resyncs ?? 0, { reason: 'subscription-lost' });
+      r.observe(bus?.gapFlushes ?? 0, { reason: 'sequence-gap' });
     });
     meter.createObservableCounter('tiercel.l2.errors', { description: 'Redis calls that failed or timed out' }).addCallback((r) => r.observe(l2Health()?.errors ?? 0));
     meter.createObservableGauge('tiercel.l2.breaker.open', { description: '1 while the L2 circuit breaker skips Redis' }).addCallback((r) => r.observe(redis.tier?.breakerOpen ? 1 : 0));

@@ -96,7 +96,7 @@ describe('docker-compose.cache.yml', () => {
       assert.ok(!text.includes(value), `${name}'s value is written in the compose file`);
       assert.match(text, new RegExp(`\\$\\{${name}:\\?`), `${name} is required with \${${name}:?…}`);
     }
-    assert.deepEqual(Object.keys(envExample).sort(), ['ADMIN_TOKEN', 'GRAFANA_ADMIN_PASSWORD', 'REDIS_PASSWORD']);
+    assert.deepEqual(Object.keys(envExample).sort(), ['ADMIN_TOKEN', 'GRAFANA_ADMIN_PASSWORD', 'REDIS_PASSWORD', 'SENTINEL_PASSWORD']);
     assert.match(readFileSync(ENV_EXAMPLE, 'utf8'), /LOCAL-ONLY/);
     for (const value of Object.values(envExample)) assert.match(value, /^localonly[A-Za-z0-9]+$/, 'local defaults say so and use letters and digits only');
   });
@@ -243,12 +243,45 @@ describe('docker-compose.cache.yml', () => {
       const s = services[name]!;
       assert.equal(serviceEnv(s).SENTINEL_ANNOUNCE_HOSTNAME, name);
       assert.equal(serviceEnv(s).REDIS_PASSWORD, envExample.REDIS_PASSWORD);
+      assert.equal(serviceEnv(s).SENTINEL_PASSWORD, envExample.SENTINEL_PASSWORD, 'the sentinels require a password');
+      assert.equal(serviceEnv(s).REDISCLI_AUTH, envExample.SENTINEL_PASSWORD, 'the healthcheck authenticates');
       assert.ok(mounts(s).some((x) => x.source === './config/sentinel.conf' && x.target === '/etc/redis/sentinel.conf' && x.readOnly));
       assert.deepEqual(s.command, ['sh', '/etc/redis/sentinel-start.sh']);
     }
     const exporter = serviceEnv(services['redis-exporter']!);
     assert.equal(exporter.REDIS_PASSWORD, envExample.REDIS_PASSWORD);
     assert.ok(services[new URL(exporter.REDIS_ADDR!).hostname]);
+  });
+
+  it('rotates every service\'s logs, drops privileges, limits the observability services, and keeps Alertmanager\'s and Tempo\'s data', () => {
+    for (const [name, s] of Object.entries(services)) {
+      const x = s as unknown as { logging?: { driver: string; options: Record<string, string> }; security_opt?: string[]; cap_drop?: string[]; read_only?: boolean; mem_limit?: string | number; cpus?: string | number; image?: string };
+      assert.equal(x.logging?.driver, 'json-file', `${name}: logging`);
+      assert.ok(x.logging?.options['max-size'] && x.logging.options['max-file'], `${name}: rotated`);
+      assert.ok(x.security_opt?.includes('no-new-privileges:true'), `${name}: no-new-privileges`);
+      assert.deepEqual(x.cap_drop, ['ALL'], `${name}: cap_drop ALL`);
+      assert.equal(x.read_only, true, `${name}: read-only root filesystem`);
+      assert.ok(x.mem_limit, `${name}: memory limit`);
+    }
+    for (const name of ['prometheus', 'grafana', 'tempo', 'alertmanager']) {
+      const x = services[name] as unknown as { cpus?: string | number };
+      assert.ok(Number(x.cpus) > 0, `${name}: CPU limit`);
+    }
+    for (const [name, target] of [['alertmanager', '/alertmanager'], ['tempo', '/var/tempo'], ['prometheus', '/prometheus'], ['grafana', '/var/lib/grafana']] as const) {
+      assert.ok(mounts(services[name]!).some((m) => !m.bind && m.target === target), `${name}: a volume on ${target}`);
+    }
+  });
+
+  it('balances without retrying or failing instances on the 5xx Tiercel forwards, and re-resolves them', () => {
+    const conf = readFileSync(join(ROOT, 'config/nginx.conf'), 'utf8');
+    const next = /^\s*proxy_next_upstream\s+([^;]+);/m.exec(conf)?.[1]?.split(/\s+/) ?? [];
+    assert.deepEqual(next.sort(), ['error', 'timeout']);
+    assert.match(conf, /^resolver 127\.0\.0\.11\b/m);
+    assert.match(conf, /^\s*zone tiercel \d+k;/m);
+    for (const t of tiercels) assert.match(conf, new RegExp(`^\\s*server ${t}:8080 [^;]* resolve;`, 'm'));
+    const image = (services.lb as unknown as { image: string }).image;
+    const [major, minor] = /nginx:(\d+)\.(\d+)/.exec(image)!.slice(1).map(Number) as [number, number];
+    assert.ok(major > 1 || minor >= 28, `${image}: upstream resolve needs nginx 1.27.3 or later`);
   });
 
   it('gives Grafana its admin password from the environment and anonymous viewers', () => {

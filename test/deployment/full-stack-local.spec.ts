@@ -110,12 +110,13 @@ describe('the compose stack’s data path, run locally (demo origin, Redis + Sen
           SENTINEL_TEMPLATE: join(dir, `sentinel-${i}.template`),
           SENTINEL_DIR: sdir,
           REDIS_PASSWORD: secrets.REDIS_PASSWORD,
+          SENTINEL_PASSWORD: secrets.SENTINEL_PASSWORD,
           SENTINEL_ANNOUNCE_HOSTNAME: '127.0.0.1',
         }).child,
       );
       sentinelPorts.push(port);
     }
-    for (const p of sentinelPorts) await waitFor('sentinel', () => redisPing(p), 10_000);
+    for (const p of sentinelPorts) await waitFor('sentinel', () => redisPing(p, secrets.SENTINEL_PASSWORD), 10_000);
 
     // Tempo's stand-in: records what arrives on the OTLP/HTTP traces path.
     otlp = createServer((req, res) => {
@@ -142,6 +143,8 @@ describe('the compose stack’s data path, run locally (demo origin, Redis + Sen
     const site = read('config/nginx.conf')
       .replace(/server tiercel-1:8080\b/, `server 127.0.0.1:${tiercels[0]!.proxyPort}`)
       .replace(/server tiercel-2:8080\b/, `server 127.0.0.1:${tiercels[1]!.proxyPort}`)
+      // IP literals need no resolving, and `resolve` needs nginx 1.27.3 (the image's, not this machine's).
+      .replace(/(server 127\.0\.0\.1:\d+[^;]*) resolve;/g, '$1;')
       .replace(/^(\s*)listen 8080;$/m, `$1listen 127.0.0.1:${lbPort};`);
     writeFileSync(join(dir, 'default.conf'), site);
     writeFileSync(

@@ -68,7 +68,7 @@ describe('migration: in-memory only, then Redis as L2 (docs/deployment.md)', () 
     const m = await metrics(solo);
     assert.equal(requests(m, 'l1', 'hit'), 1);
     assert.doesNotMatch(m, /^tiercel_requests_total\{[^}]*tier="l2"/m, 'no L2 series without Redis');
-    assert.doesNotMatch(m, /^tiercel_redis_memory_used/m);
+    assert.doesNotMatch(m, /^tiercel_redis_memory_used_bytes/m);
     await stop(solo);
   });
 
@@ -101,8 +101,8 @@ describe('migration: in-memory only, then Redis as L2 (docs/deployment.md)', () 
     const mb = await metrics(b);
     assert.equal(requests(mb, 'l2', 'hit'), 1, 'tiercel_requests_total{tier="l2",outcome="hit"}');
     assert.equal(requests(mb, 'l1', 'hit'), 1);
-    assert.match(mb, /^tiercel_cache_lookup_duration_bucket\{[^}]*tier="l2"/m, 'L2 lookup latency');
-    assert.match(mb, /^tiercel_redis_memory_used(_bytes)?\{[^}]*\} \d+/m, 'Redis memory, read by Tiercel');
+    assert.match(mb, /^tiercel_cache_lookup_duration_seconds_bucket\{[^}]*tier="l2"/m, 'L2 lookup latency');
+    assert.match(mb, /^tiercel_redis_memory_used_bytes\{[^}]*\} \d+/m, 'Redis memory, read by Tiercel');
     const ma = await metrics(a);
     assert.equal(requests(ma, 'origin', 'miss'), 1);
     assert.equal((await stats(a)).l2Misses, 1);

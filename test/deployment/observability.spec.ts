@@ -191,12 +191,14 @@ describe('Prometheus, Alertmanager, Grafana and Tempo files, as mounted by docke
     }
   });
 
-  it('gives Tempo an OTLP/HTTP receiver on all interfaces and storage it can write without a volume', () => {
+  it('gives Tempo an OTLP/HTTP receiver on all interfaces and its storage on a volume', () => {
     const tempo = parse(readFileSync(mountOf('tempo', '/etc/tempo/tempo.yml').hostPath, 'utf8')) as any;
     assert.equal(tempo.distributor.receivers.otlp.protocols.http.endpoint, '0.0.0.0:4318');
     assert.equal(tempo.storage.trace.backend, 'local');
-    assert.match(tempo.storage.trace.local.path, /^\/tmp\//);
-    assert.match(tempo.storage.trace.wal.path, /^\/tmp\//);
+    const volume = (services.tempo!.volumes ?? []).map((v) => String(typeof v === 'string' ? v : (v as { target: string }).target)).find((v) => /(^|:)\/var\/tempo$/.test(v));
+    assert.ok(volume, 'a volume on /var/tempo');
+    assert.match(tempo.storage.trace.local.path, /^\/var\/tempo\//);
+    assert.match(tempo.storage.trace.wal.path, /^\/var\/tempo\//);
     assert.deepEqual(services.tempo!.command, ['-config.file=/etc/tempo/tempo.yml']);
   });
 });

@@ -136,7 +136,7 @@ describe('what the log says', () => {
       const lines = t.stdout().split('\n').filter((l) => l.includes('upstream request failed'));
       assert.equal(lines.length, 1, t.stdout());
       const line = JSON.parse(lines[0]!);
-      assert.equal(line.level, 40);
+      assert.equal(line.level, 'warn');
       assert.equal(line.reason, 'connect-error');
       assert.doesNotMatch(lines[0]!, /"stack"|\\n\s+at /);
     } finally {

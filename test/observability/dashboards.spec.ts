@@ -31,7 +31,11 @@ describe('grafana dashboards and provisioning', () => {
         [['datasource', 'prometheus']],
       );
       for (const v of vars.filter((v) => v.type === 'query')) assert.deepEqual((v as unknown as { datasource: unknown }).datasource, DS, `variable ${v.name}`);
-      const panels = allPanels(json).filter((p) => p.type !== 'row');
+      // An alert list reads the Prometheus rules through the datasource's name, not a query.
+      const panels = allPanels(json).filter((p) => p.type !== 'row' && p.type !== 'alertlist');
+      for (const p of allPanels(json).filter((x) => x.type === 'alertlist')) {
+        assert.equal((p as unknown as { options: { datasource: string } }).options.datasource, 'Prometheus', `panel ${p.title}`);
+      }
       assert.ok(panels.length >= 10, `${panels.length} panels`);
       const ids = new Set<number>();
       for (const p of allPanels(json)) {
@@ -55,14 +59,23 @@ describe('grafana dashboards and provisioning', () => {
     const exprs = dashboardTargets(d).map((t) => t.expr).join('\n');
     for (const m of [
       'tiercel_requests_total',
-      'tiercel_cache_lookup_duration_bucket',
-      'http_server_request_duration_bucket',
-      'tiercel_origin_request_duration_bucket',
+      'tiercel_cache_lookup_duration_seconds_bucket',
+      'http_server_request_duration_seconds_bucket',
+      'tiercel_origin_request_duration_seconds_bucket',
       'tiercel_origin_errors_total',
-      'tiercel_response_body_size_total',
+      'tiercel_response_body_size_bytes_total',
       'tiercel_coalesced_total',
-      'tiercel_l1_size',
-      'tiercel_l1_capacity',
+      'process_cpu_time_seconds_total',
+      'process_memory_usage_bytes',
+      'v8js_memory_heap_used_bytes',
+      'nodejs_eventloop_delay_p99_seconds',
+      'nodejs_eventloop_utilization_ratio',
+      'v8js_gc_duration_seconds_sum',
+      'process_unix_file_descriptor_count',
+      'tiercel_connections_open',
+      'http_server_active_requests',
+      'tiercel_l1_size_bytes',
+      'tiercel_l1_capacity_bytes',
       'tiercel_l1_entries',
       'tiercel_l1_evictions_total',
       'tiercel_invalidations_total',
@@ -73,7 +86,7 @@ describe('grafana dashboards and provisioning', () => {
     ]) {
       assert.ok(exprs.includes(m), m);
     }
-    for (const q of ['0.5', '0.95', '0.99']) assert.ok(exprs.includes(`histogram_quantile(${q}, sum by (le, tier) (rate(tiercel_cache_lookup_duration_bucket`), `lookup p${q} per tier`);
+    for (const q of ['0.5', '0.95', '0.99']) assert.ok(exprs.includes(`histogram_quantile(${q}, sum by (le, tier) (rate(tiercel_cache_lookup_duration_seconds_bucket`), `lookup p${q} per tier`);
     const ratioPanels = allPanels(d).filter((p) => /hit ratio/i.test(p.title) && p.type === 'timeseries');
     assert.ok(ratioPanels.length >= 2);
     for (const p of ratioPanels) {
@@ -83,6 +96,21 @@ describe('grafana dashboards and provisioning', () => {
     }
   });
 
+  test('Tiercel overview: status codes, Tiercel\'s own 5xx, exemplars on request latency, invalidation annotations, an alert list', () => {
+    const d = dashboards.find((x) => x.json.uid === 'tiercel-overview')!.json;
+    const panels = allPanels(d);
+    const byTitle = (re: RegExp) => panels.filter((p) => re.test(p.title));
+    assert.ok(byTitle(/status code/i).some((p) => (p.targets ?? []).some((t) => /sum by \(http_response_status_code\) \(rate\(http_server_request_duration_seconds_count/.test(t.expr))));
+    assert.ok(byTitle(/own 5xx/i).some((p) => (p.targets ?? []).some((t) => /tiercel_cache_outcome="error"/.test(t.expr))));
+    const latency = panels.flatMap((p) => (p.targets ?? []).filter((t) => t.expr.includes('http_server_request_duration_seconds_bucket')));
+    assert.ok(latency.length >= 4);
+    for (const t of latency) assert.equal((t as unknown as { exemplar?: boolean }).exemplar, true, `${t.refId} ${t.expr.slice(0, 60)}: exemplars on`);
+    const annotations = d.annotations!.list.filter((a) => a.datasource?.type === 'prometheus').map((a) => a.target?.expr ?? '');
+    assert.ok(annotations.some((e) => e.includes('tiercel_invalidations_total')), 'invalidations annotated');
+    assert.ok(annotations.some((e) => e.includes('tiercel_invalidation_resyncs_total')), 'resyncs annotated');
+    assert.equal(panels.filter((p) => p.type === 'alertlist').length, 1);
+  });
+
   test('Redis shows redis_exporter and Tiercel\'s own Redis gauges', () => {
     const d = dashboards.find((x) => x.json.uid === 'tiercel-redis')!.json;
     const exprs = dashboardTargets(d).map((t) => t.expr).join('\n');
@@ -90,8 +118,8 @@ describe('grafana dashboards and provisioning', () => {
       'redis_memory_used_bytes',
       'redis_memory_max_bytes',
       'redis_evicted_keys_total',
-      'tiercel_redis_memory_used',
-      'tiercel_redis_memory_max',
+      'tiercel_redis_memory_used_bytes',
+      'tiercel_redis_memory_max_bytes',
       'tiercel_redis_evicted_keys_total',
       'redis_keyspace_hits_total',
       'redis_keyspace_misses_total',

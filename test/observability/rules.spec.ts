@@ -2,6 +2,7 @@
 // promtool (Debian package `prometheus`), and every alert's runbook_url names a section of
 // docs/runbook.md.
 import assert from 'node:assert/strict';
+import { parse } from 'yaml';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,28 +69,48 @@ describe('prometheus rules and configuration', () => {
     }
   });
 
-  test('every alert is unit-tested and links to a section of docs/runbook.md', () => {
+  test('every alert is unit-tested firing and staying quiet, and links to a section of docs/runbook.md by an absolute URL', () => {
     const alerts = readFileSync(join(PROM_DIR, 'rules', 'alerts.yml'), 'utf8');
     const names = [...alerts.matchAll(/^\s*- alert:\s*(\S+)/gm)].map((m) => m[1]!);
     assert.deepEqual(names.sort(), [
+      'TiercelHitLatencyHigh',
       'TiercelHitRatioLow',
       'TiercelInstanceDown',
+      'TiercelInvalidationResyncs',
       'TiercelL2BreakerOpen',
       'TiercelL2Errors',
       'TiercelOriginErrorRate',
-      'TiercelRedisMemoryNearMax',
+      'TiercelRedisOutOfMemory',
+      'TiercelRedisReplicationDown',
+      'TiercelRedisSentinelQuorum',
+      'TiercelServerErrors',
+      'TiercelTargetMissing',
     ]);
     const tests = testFiles.map((f) => readFileSync(f, 'utf8')).join('\n');
     for (const name of names) {
       assert.match(tests, new RegExp(`alertname: ${name}\\s*\\n\\s*exp_alerts:\\s*\\n\\s*- exp_labels`), `${name} has a test where it fires`);
+      assert.match(tests, new RegExp(`alertname: ${name}\\s*\\n\\s*exp_alerts: \\[\\]`), `${name} has a test where it stays quiet`);
     }
     const runbook = anchors(readFileSync(join(ROOT, 'docs', 'runbook.md'), 'utf8'));
-    const urls = [...alerts.matchAll(/runbook_url:\s*(\S+)/g)].map((m) => m[1]!);
+    const urls = [...alerts.matchAll(/runbook_url:\s*(.+)$/gm)].map((m) => m[1]!.trim());
     assert.equal(urls.length, names.length, 'one runbook_url per alert');
     for (const url of urls) {
-      const m = /^docs\/runbook\.md#(.+)$/.exec(url);
-      assert.ok(m, `runbook_url ${url} points into docs/runbook.md`);
+      const m = /^'\{\{ \$externalLabels\.runbook_base \}\}#(.+)'$/.exec(url);
+      assert.ok(m, `runbook_url ${url} is the runbook_base external label and an anchor`);
       assert.ok(runbook.has(m[1]!), `docs/runbook.md has a section #${m[1]} (have: ${[...runbook].join(' ')})`);
     }
+    // The rule tests expand it to an absolute URL, as Prometheus does with its external label.
+    for (const u of tests.matchAll(/runbook_url: (\S+)/g)) assert.match(u[1]!, /^https?:\/\/[^/]+\/.*#[a-z0-9-]+$/, u[1]!);
+  });
+
+  test('prometheus.yml sets runbook_base to an absolute URL that the compose stack serves', () => {
+    const config = parse(readFileSync(join(PROM_DIR, 'prometheus.yml'), 'utf8')) as { global: { external_labels?: Record<string, string> } };
+    const base = config.global.external_labels?.runbook_base ?? '';
+    assert.match(base, /^https?:\/\/[^/]+\/\S*$/);
+    // tiercel-1's admin port as the compose file publishes it, whose /runbook serves docs/runbook.md.
+    const compose = readFileSync(join(ROOT, 'docker-compose.cache.yml'), 'utf8');
+    const hostPort = new URL(base).port;
+    assert.ok(compose.includes(`127.0.0.1:${hostPort}:9464`), `compose publishes an admin port on ${hostPort}`);
+    assert.equal(new URL(base).pathname, '/runbook');
   });
 });

@@ -129,7 +129,7 @@ export interface PrometheusProcess {
  * A real Prometheus on a free loopback port, its configuration (written as JSON, which is YAML)
  * and its TSDB in a temporary directory.
  */
-export async function startPrometheus(config: (dir: string) => object): Promise<PrometheusProcess> {
+export async function startPrometheus(config: (dir: string) => object, flags: string[] = []): Promise<PrometheusProcess> {
   requireProgram('prometheus', 'prometheus');
   const dir = mkdtempSync(join(tmpdir(), 'tiercel-prometheus-'));
   const port = await freePort();
@@ -143,6 +143,7 @@ export async function startPrometheus(config: (dir: string) => object): Promise<
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
       '--storage.tsdb.retention.time=1h',
+      ...flags,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -212,6 +213,8 @@ export async function startRedisExporter(): Promise<ExporterProcess> {
 export interface Family {
   name: string;
   type: string;
+  /** From `# UNIT`, '' without one. */
+  unit: string;
   samples: { name: string; labels: Record<string, string>; value: number }[];
 }
 
@@ -226,12 +229,20 @@ function parseLabels(s: string): Record<string, string> {
 /** Families by name, from `# TYPE` lines; each sample goes to the family whose name prefixes it. */
 export function parseExposition(text: string): Map<string, Family> {
   const families = new Map<string, Family>();
+  const units = new Map<string, string>();
   let current: Family | null = null;
   for (const line of text.split('\n')) {
     if (line.startsWith('# TYPE ')) {
       const [, , name, type] = line.split(' ');
-      current = { name: name!, type: type!, samples: [] };
+      current = { name: name!, type: type!, unit: units.get(name!) ?? '', samples: [] };
       families.set(current.name, current);
+      continue;
+    }
+    if (line.startsWith('# UNIT ')) {
+      const [, , name, unit] = line.split(' ');
+      units.set(name!, unit ?? '');
+      const f = families.get(name!);
+      if (f) f.unit = unit ?? '';
       continue;
     }
     if (line.startsWith('#') || line.trim() === '') continue;
@@ -257,7 +268,8 @@ export interface Dashboard {
   uid: string;
   title: string;
   panels: Panel[];
-  templating: { list: { name: string; type: string; query?: unknown; definition?: string }[] };
+  templating: { list: { name: string; type: string; query?: unknown }[] };
+  annotations?: { list: { name: string; datasource?: { type: string; uid: string }; target?: { expr?: string; refId?: string } }[] };
 }
 
 export interface Panel {
@@ -291,6 +303,13 @@ export function allPanels(d: Dashboard): Panel[] {
 
 export function dashboardTargets(d: Dashboard): DashboardTarget[] {
   return allPanels(d).flatMap((p) => (p.targets ?? []).map((t) => ({ dashboard: d.title, panel: p.title, refId: t.refId, expr: t.expr })));
+}
+
+/** Prometheus annotation queries (their expression ends in a comparison: an event when it holds). */
+export function annotationTargets(d: Dashboard): DashboardTarget[] {
+  return (d.annotations?.list ?? [])
+    .filter((a) => a.datasource?.type === 'prometheus' && typeof a.target?.expr === 'string')
+    .map((a) => ({ dashboard: d.title, panel: `annotation ${a.name}`, refId: a.target!.refId ?? a.name, expr: a.target!.expr! }));
 }
 
 /** Replaces `$name` and `${name}` (Grafana's variable syntax) with concrete values. */
