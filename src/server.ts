@@ -2,7 +2,20 @@ import { createLogger } from './common/logger';
 import { loadConfig, unknownVariables } from './config/config';
 import { ConfigError } from './config/parse';
 import { startTelemetry } from './telemetry/otel-sdk';
-import { startTiercel } from './tiercel';
+import { RunningTiercel, startTiercel } from './tiercel';
+
+/** SIGHUP: every reloader in turn; one that fails is logged and the others still run. */
+async function reloadAll(tiercel: RunningTiercel): Promise<void> {
+  if (tiercel.reloaders.length === 0) return void tiercel.logger.info({ signal: 'SIGHUP' }, 'SIGHUP received: nothing to reload');
+  for (const r of tiercel.reloaders) {
+    try {
+      await r.reload();
+      tiercel.logger.info({ signal: 'SIGHUP', reloaded: r.name }, 'reloaded');
+    } catch (err) {
+      tiercel.logger.error({ signal: 'SIGHUP', reloader: r.name, err }, 'reload failed: the previous state stays in use');
+    }
+  }
+}
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
@@ -31,8 +44,8 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => tiercel.logger.error({ err }, 'unhandled rejection'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // Nothing is reloaded on SIGHUP yet; it must not stop the process (Node's default).
-  process.on('SIGHUP', () => tiercel.logger.info({ signal: 'SIGHUP' }, 'SIGHUP received: nothing to reload'));
+  // SIGHUP reloads (it must never stop the process, Node's default).
+  process.on('SIGHUP', () => void reloadAll(tiercel));
 }
 
 main().catch((err: unknown) => {

@@ -15,8 +15,18 @@ export interface RunningTiercel {
   config: TiercelConfig;
   logger: Logger;
   proxyPort: number;
+  /** The TLS data port (TLS_PORT), or null when it is off. */
+  tlsPort: number | null;
   adminPort: number;
+  /** What SIGHUP reloads, in order (see reloadAll in server.ts). */
+  reloaders: Reloader[];
   close(): Promise<void>;
+}
+
+/** One thing SIGHUP reloads: a failure is logged and leaves the current state in place. */
+export interface Reloader {
+  name: string;
+  reload(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -43,6 +53,12 @@ export async function startTiercel(env: Record<string, string | undefined> = pro
   const adminPort = ((app.getHttpServer() as Server).address() as AddressInfo).port;
   const proxy = app.get(ProxyServer);
   const proxyPort = proxy.address!.port;
-  log.info({ adminPort, proxyPort, instance: config.instanceId, mode: proxy.mode }, 'tiercel started');
-  return { app, config, logger: log, proxyPort, adminPort, close: () => app.close() };
+  const tlsPort = proxy.tlsPort;
+  if (config.tls.upstreamInsecure) {
+    log.warn({ variable: 'UPSTREAM_TLS_INSECURE' }, 'UPSTREAM_TLS_INSECURE=true: ORIGIN TLS CERTIFICATES ARE NOT VERIFIED. Anyone on the path can impersonate any origin and poison the cache. For tests only; never in production.');
+  }
+  const reloaders: Reloader[] = [];
+  if (tlsPort !== null) reloaders.push({ name: 'tls-certificates', reload: () => proxy.reloadCertificates() });
+  log.info({ adminPort, proxyPort, ...(tlsPort !== null ? { tlsPort } : {}), instance: config.instanceId, mode: proxy.mode }, 'tiercel started');
+  return { app, config, logger: log, proxyPort, tlsPort, adminPort, reloaders, close: () => app.close() };
 }
