@@ -21,6 +21,8 @@ interface TunnelState {
   established: boolean;
   /** Intercepted: the client completed the TLS handshake (one that did not trust Tiercel's CA did not). */
   secured: boolean;
+  /** Intercepted: the TLS socket that took the client's connection over. */
+  tls: TLSSocket | null;
 }
 
 /**
@@ -59,7 +61,7 @@ export class ConnectTunnel {
     byAddress: LRUCache<string, Promise<Http2SecureServer>>;
   } | null = null;
   /** Raw client sockets handed to an interception server, until their handshake completes. */
-  private readonly pending = new WeakMap<object, { target: TunnelTarget; state: TunnelState }>();
+  private readonly pending = new WeakMap<object, { target: TunnelTarget; state: TunnelState; finish: (r?: 'error') => void }>();
 
   /** Whether tunnels may be intercepted (INTERCEPT in forward mode). */
   get intercepting(): boolean {
@@ -89,7 +91,7 @@ export class ConnectTunnel {
     const base = { read: (socket.bytesRead ?? 0) - head.length, written: socket.bytesWritten ?? 0 };
     this.sockets.add(client);
     this.open.add(1);
-    const state: TunnelState = { kind: 'blind', established: false, secured: false };
+    const state: TunnelState = { kind: 'blind', established: false, secured: false, tls: null };
     let result: 'ok' | 'error' = 'ok';
     let closed = false;
     const finish = (r?: 'error') => {
@@ -147,7 +149,10 @@ export class ConnectTunnel {
     server.then(
       (s) => {
         if (client.destroyed) return;
-        this.pending.set(client, { target, state });
+        this.pending.set(client, { target, state, finish });
+        // The data port's sockets allow half-open connections (for CONNECT); a decrypted one
+        // ends when the client's side does, or an HTTP/2 session would outlive its client.
+        client.allowHalfOpen = false;
         client.unshift(first);
         s.emit('connection', client);
       },
@@ -171,15 +176,36 @@ export class ConnectTunnel {
     return server;
   }
 
-  /** A decrypted connection learns which tunnel it came through before its first request. */
+  /**
+   * A decrypted connection learns which tunnel it came through before its first request. The
+   * TLS socket now owns the client's connection (the raw socket emits nothing more), so the
+   * tunnel ends when it closes, or when its handshake fails.
+   */
   private watch(server: Http2SecureServer): Http2SecureServer {
-    server.on('secureConnection', (tls: TLSSocket) => {
+    const pendingOf = (tls: TLSSocket) => {
       const parent = (tls as unknown as { _parent?: object })._parent;
       const pending = parent === undefined ? undefined : this.pending.get(parent);
-      if (pending === undefined) return;
-      this.pending.delete(parent!);
-      pending.state.secured = true;
-      markIntercepted(parent!, pending.target);
+      if (pending !== undefined) this.pending.delete(parent!);
+      return pending === undefined ? undefined : { parent: parent!, ...pending };
+    };
+    server.on('secureConnection', (tls: TLSSocket) => {
+      const p = pendingOf(tls);
+      if (p === undefined) return;
+      p.state.secured = true;
+      p.state.tls = tls;
+      markIntercepted(p.parent, p.target);
+      this.sockets.add(tls);
+      tls.once('close', () => {
+        this.sockets.delete(tls);
+        p.finish();
+      });
+    });
+    server.on('tlsClientError', (err: Error, tls: TLSSocket) => {
+      const p = pendingOf(tls);
+      if (p === undefined) return;
+      // Most often a client that does not trust Tiercel's CA: it ends the handshake with an alert.
+      this.log.info({ host: p.target.host, port: p.target.port, err: err.message }, 'intercepted TLS handshake failed');
+      p.finish('error');
     });
     return server;
   }
