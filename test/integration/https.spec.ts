@@ -241,6 +241,28 @@ describe('HTTPS interception in forward mode', () => {
     }
   });
 
+  test('a broken ClientHello or a client that refuses the certificate loses its tunnel, never the proxy', async () => {
+    const garbage = async (bytes: Buffer) => new Promise<string>((resolve) => {
+      const s = netConnect(proxy.port, '127.0.0.1');
+      let got = '';
+      s.on('data', (d) => {
+        got += d;
+        if (got.endsWith('\r\n\r\n') && got.startsWith('HTTP/1.1 200')) s.write(bytes);
+      });
+      s.on('close', () => resolve(got));
+      s.on('error', () => {});
+      s.setTimeout(5000, () => s.destroy());
+      s.write(`CONNECT localhost:${origin.port} HTTP/1.1\r\nHost: localhost:${origin.port}\r\n\r\n`);
+    });
+    // A TLS record header announcing a handshake, then nonsense.
+    await garbage(Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x40]), Buffer.alloc(64, 0xff)]));
+    // curl without Tiercel's CA rejects the certificate and hangs up mid-handshake.
+    const refused = await curl(['-x', `http://127.0.0.1:${proxy.port}`, '--cacert', pki.caCert, `https://localhost:${origin.port}/refused`]);
+    assert.equal(refused.status, 0);
+    const ok = await curl(['-x', `http://127.0.0.1:${proxy.port}`, '--cacert', caFile, `https://localhost:${origin.port}/after-garbage`]);
+    assert.equal(ok.status, 200, ok.stderr);
+  });
+
   test('a restart reuses the generated CA', async () => {
     const again = await startProxy(env());
     try {
