@@ -7,8 +7,8 @@ import type { TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { InvalidationModule } from '../invalidation/invalidation.module';
 import { TelemetryModule } from '../telemetry/telemetry.module';
-import { LeafCertificates } from '../tls/certificate-authority';
-import { TlsModule } from '../tls/tls.module';
+import type { LeafCertificates } from '../tls/certificate-authority';
+import { LEAF_CERTIFICATES, TlsModule } from '../tls/tls.module';
 import { ConnectTunnel } from './connect-tunnel';
 import { Delivery } from './delivery';
 import { FillFactory } from './fill';
@@ -33,7 +33,7 @@ import { UpstreamClient } from './upstream.client';
     },
     {
       provide: ConnectTunnel,
-      inject: [TIERCEL_CONFIG, LOGGER, LeafCertificates],
+      inject: [TIERCEL_CONFIG, LOGGER, LEAF_CERTIFICATES],
       useFactory: (c: TiercelConfig, l: Logger, leaves: LeafCertificates | null) => new ConnectTunnel(c, l, leaves),
     },
     Delivery,

@@ -7,7 +7,8 @@ import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { LeafCertificates } from '../../src/tls/certificate-authority';
+import type { LeafCertificates } from '../../src/tls/certificate-authority';
+import { LEAF_CERTIFICATES } from '../../src/tls/tls.module';
 import { startOrigin, TestOrigin } from '../support/origin';
 import { startProxy, TestProxy } from '../support/tiercel';
 import { curl, makeCa, makeLeaf, Pki, startTlsOrigin, tempDir, TlsOrigin } from '../support/tls';
@@ -173,7 +174,7 @@ describe('HTTPS interception in forward mode', () => {
   });
 
   test('concurrent handshakes for one new host generate one certificate', async () => {
-    const leaves = proxy.tiercel.app.get(LeafCertificates);
+    const leaves = proxy.tiercel.app.get<LeafCertificates>(LEAF_CERTIFICATES);
     const before = leaves.generated;
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) =>
       curl(['-x', `http://127.0.0.1:${proxy.port}`, '--cacert', caFile, '--http1.1', `https://127.0.0.1:${origin.port}/concurrent-${i}`])));
