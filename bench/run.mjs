@@ -18,12 +18,15 @@
 // this one in every proxy workload, in the same interleaved rounds). BENCH_POLICY=1 adds a
 // Tiercel with a 20-rule TIERCEL_CONFIG file (19 rules that do not match the benchmark's URLs,
 // then a catch-all, so every hit tests all 20) to the L1-hit 1 KiB telemetry row: its
-// "req/s ÷ metrics only" is the policy's cost on the L1-hit path.
+// "req/s ÷ metrics only" is the policy's cost on the L1-hit path. BENCH_ONLY=https runs only
+// the HTTPS rows (bench/https.mjs: TLS_PORT over HTTP/1.1 and HTTP/2 against nginx with TLS,
+// interception's first-connection cost, certificates per second); BENCH_SKIP=https leaves them out.
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeBody, OBJECTS } from './common.mjs';
+import { httpsBench } from './https.mjs';
 import {
   BENCH, BIN, check, checkNode, children, fmtDelta, fmtMs, fmtRatio, fmtRps, freePort, get, getJson,
   groupCpuSeconds, log, machine, median, reaperSay, runMain, setup, start, startNodeServer, startRedis,
@@ -42,7 +45,9 @@ const CFG = {
   nginxWorkers: num('BENCH_NGINX_WORKERS', 1),
   pin: env.BENCH_PIN === '1',
   skip: new Set((env.BENCH_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
-  out: env.BENCH_OUT || join(BENCH, 'results', 'latest.json'),
+  /** BENCH_ONLY=https: only the HTTPS rows (bench/https.mjs), written to results/https.json by default. */
+  only: env.BENCH_ONLY ?? '',
+  out: env.BENCH_OUT || join(BENCH, 'results', env.BENCH_ONLY === 'https' ? 'https.json' : 'latest.json'),
 };
 
 /** The telemetry variants of the L1-hit 1 KiB case; the default one is the main Tiercel itself. */
@@ -180,6 +185,16 @@ async function main() {
 
   // Origin and Tiercel (default settings: metrics on, traces off).
   const origin = await startNodeServer('origin', 'origin.mjs');
+  if (CFG.only === 'https') {
+    if (!existsSync(BIN.nginx)) notes.push(`nginx not found at ${BIN.nginx}`);
+    const h = await httpsBench(CFG, origin);
+    const table = [`Machine: ${mach.cpu}, ${mach.cores} cores, ${mach.kernel}; Node ${mach.node}; nginx ${mach.nginx ?? 'absent'}; ${mach.wrk}. Tiercel ${mach.tiercelCommit ?? ''}. Load average at start: ${mach.loadavgAtStart.join(', ')}.`, ...h.md, ...notes.map((n) => `Note: ${n}.`)].join('\n');
+    mkdirSync(dirname(CFG.out), { recursive: true });
+    writeFileSync(CFG.out, `${JSON.stringify({ generatedAt: new Date().toISOString(), machine: mach, config: { ...CFG, skip: [...CFG.skip], out: undefined }, https: h, table }, null, 2)}\n`);
+    writeFileSync(CFG.out.replace(/\.json$/, '.md'), `${table}\n`);
+    process.stdout.write(`\n${table}\n\nResults: ${CFG.out}\n`);
+    return;
+  }
   const tiercel = await startTiercel('tiercel', origin.port);
   log(`origin :${origin.port}, tiercel :${tiercel.port} (admin :${tiercel.adminPort})`);
 
@@ -559,9 +574,16 @@ async function main() {
     const traced = telRows.filter((t) => t.sample !== undefined);
     md.push(`Target: metrics + 1% traces keeps ≥ ${TELEMETRY_TARGET.min.toFixed(2)}× the req/s of telemetry off. Traced variants: OTEL_EXPORTER_OTLP_ENDPOINT at an OTLP/HTTP sink run by the bench (node:http, POST …/v1/traces answered 200 with an empty body, protobuf decoded to count spans), OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf, OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.01 or 1; SDK batch-processor defaults. Spans received by the sink over the whole run: ${traced.map((t) => `${t.id} ${fmtRps(t.row.otlp?.spans ?? 0)} for the ${fmtRps(t.requestsServed)} requests that instance served, warm-up included (${t.spansPerRequest.toFixed(4)} per request)`).join('; ')}. The per-round column is each round's req/s ratio, both cases measured back to back.`);
   }
+  let https = null;
+  if (CFG.skip.has('https')) md.push('Note: HTTPS rows skipped (BENCH_SKIP).');
+  else {
+    https = await httpsBench(CFG, origin);
+    md.push(...https.md);
+  }
   const table = md.join('\n');
 
   const output = {
+    https,
     generatedAt: new Date().toISOString(),
     machine: mach,
     config: { ...CFG, skip: [...CFG.skip], out: undefined },

@@ -19,11 +19,19 @@ export interface RunningTiercel {
   config: TiercelConfig;
   logger: Logger;
   proxyPort: number;
+  /** The TLS data port (TLS_PORT), or null when it is off. */
+  tlsPort: number | null;
   adminPort: number;
   policy: PolicyService;
   /** What SIGHUP runs: every reload hook (the policy file first). */
   reloaders: Reloaders;
   close(): Promise<void>;
+}
+
+/** One thing SIGHUP reloads: a failure is logged and leaves the current state in place. */
+export interface Reloader {
+  name: string;
+  reload(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -55,7 +63,17 @@ export async function startTiercel(env: Record<string, string | undefined> = pro
   const adminPort = ((app.getHttpServer() as Server).address() as AddressInfo).port;
   const proxy = app.get(ProxyServer);
   const proxyPort = proxy.address!.port;
+  const tlsPort = proxy.tlsPort;
+  if (config.tls.upstreamInsecure) {
+    log.warn({ variable: 'UPSTREAM_TLS_INSECURE' }, 'UPSTREAM_TLS_INSECURE=true: ORIGIN TLS CERTIFICATES ARE NOT VERIFIED. Anyone on the path can impersonate any origin and poison the cache. For tests only; never in production.');
+  }
+  if (tlsPort !== null) {
+    reloaders.add('tls-certificates', async () => {
+      await proxy.reloadCertificates();
+      return { ok: true };
+    });
+  }
   // `instance` is on every line already (the logger's base).
-  log.info({ adminPort, proxyPort, mode: proxy.mode, version: TIERCEL_VERSION }, 'tiercel started');
-  return { app, config, logger: log, proxyPort, adminPort, policy, reloaders, close: () => app.close() };
+  log.info({ adminPort, proxyPort, ...(tlsPort !== null ? { tlsPort } : {}), mode: proxy.mode, version: TIERCEL_VERSION }, 'tiercel started');
+  return { app, config, logger: log, proxyPort, tlsPort, adminPort, policy, reloaders, close: () => app.close() };
 }

@@ -277,3 +277,26 @@ describe('KNOWN_VARIABLES', () => {
     assert.deepEqual(unknownVariables({ CACHE_SIZEMB: '5', PATH: '/bin', CACHE_SIZE_MB: '5' }), ['unknown variable CACHE_SIZEMB is ignored: did you mean CACHE_SIZE_MB?']);
   });
 });
+
+describe('HTTPS settings', () => {
+  it('are off by default: no TLS port, no interception, origins verified', () => {
+    const t = loadConfig({}).tls;
+    assert.equal(t.port, null);
+    assert.equal(t.intercept, false);
+    assert.equal(t.upstreamInsecure, false);
+    assert.equal(t.dataDir, './data');
+    assert.equal(t.leafCacheSize, 1000);
+    assert.deepEqual(t.interceptExclude, []);
+  });
+
+  it('TLS_PORT needs TLS_CERT and TLS_KEY; CA_CERT and CA_KEY go together; globs are host globs', () => {
+    assert.throws(() => loadConfig({ TLS_PORT: '8443' }), /TLS_CERT/);
+    assert.throws(() => loadConfig({ TLS_PORT: '8443', TLS_CERT: 'c.pem' }), /TLS_KEY/);
+    assert.throws(() => loadConfig({ CA_CERT: 'ca.pem' }), /CA_KEY/);
+    assert.throws(() => loadConfig({ INTERCEPT_EXCLUDE: 'bank.example/login' }), /INTERCEPT_EXCLUDE/);
+    assertRejects({ INTERCEPT: 'yes please' }, 'INTERCEPT', 'yes please', BOOL);
+    const t = loadConfig({ TLS_PORT: '8443', TLS_CERT: 'c.pem', TLS_KEY: 'k.pem', INTERCEPT_EXCLUDE: ' *.Bank.example , pinned.example.com' }).tls;
+    assert.equal(t.port, 8443);
+    assert.deepEqual(t.interceptExclude, ['*.bank.example', 'pinned.example.com']);
+  });
+});

@@ -66,6 +66,29 @@ export interface TiercelConfig {
   };
   redis: RedisConfig | null;
   telemetry: TelemetryConfig;
+  tls: TlsConfig;
+}
+
+/** HTTPS: termination on TLS_PORT, interception in forward mode, and how origins are verified. */
+export interface TlsConfig {
+  /** TLS_PORT: a second data port speaking TLS (HTTP/2 and HTTP/1.1 by ALPN); null: off. */
+  port: number | null;
+  certFile: string | null;
+  keyFile: string | null;
+  /** INTERCEPT: CONNECT tunnels carrying TLS are terminated with a certificate from Tiercel's CA. */
+  intercept: boolean;
+  caCertFile: string | null;
+  caKeyFile: string | null;
+  /** Where a generated CA is kept (DATA_DIR). */
+  dataDir: string;
+  /** Hosts never intercepted (INTERCEPT_EXCLUDE globs): their tunnels stay blind. */
+  interceptExclude: readonly string[];
+  /** Leaf certificates kept (INTERCEPT_CERT_CACHE). */
+  leafCacheSize: number;
+  /** Extra roots for origin certificates (UPSTREAM_CA), beside the system's. */
+  upstreamCaFile: string | null;
+  /** UPSTREAM_TLS_INSECURE: origin certificates are not verified (tests only). */
+  upstreamInsecure: boolean;
 }
 
 export interface TelemetryConfig {
@@ -203,6 +226,43 @@ function loadRedisConfig(env: Env): RedisConfig | null {
   };
 }
 
+function optionalFile(env: Env, name: string): string | null {
+  const v = env[name]?.trim();
+  return v ? v : null;
+}
+
+function loadTlsConfig(env: Env): TlsConfig {
+  const portRaw = env.TLS_PORT?.trim();
+  const port = portRaw ? parsePort('TLS_PORT', portRaw) : null;
+  const certFile = optionalFile(env, 'TLS_CERT');
+  const keyFile = optionalFile(env, 'TLS_KEY');
+  if (port !== null && (certFile === null || keyFile === null)) {
+    throw new ConfigError(certFile === null ? 'TLS_CERT' : 'TLS_KEY', '', 'a PEM file path: TLS_PORT needs TLS_CERT and TLS_KEY');
+  }
+  const caCertFile = optionalFile(env, 'CA_CERT');
+  const caKeyFile = optionalFile(env, 'CA_KEY');
+  if ((caCertFile === null) !== (caKeyFile === null)) {
+    throw new ConfigError(caCertFile === null ? 'CA_CERT' : 'CA_KEY', '', 'a PEM file path: CA_CERT and CA_KEY go together');
+  }
+  const exclude = (env.INTERCEPT_EXCLUDE ?? '').split(',').map((g) => g.trim().toLowerCase()).filter(Boolean);
+  for (const g of exclude) {
+    if (!/^[a-z0-9*.\-:[\]]+$/.test(g)) throw new ConfigError('INTERCEPT_EXCLUDE', env.INTERCEPT_EXCLUDE!, 'comma-separated host globs such as *.bank.example,pinned.example.com');
+  }
+  return {
+    port,
+    certFile,
+    keyFile,
+    intercept: read(env, 'INTERCEPT', 'false', parseBool),
+    caCertFile,
+    caKeyFile,
+    dataDir: read(env, 'DATA_DIR', './data', (_n, r) => r.trim()),
+    interceptExclude: exclude,
+    leafCacheSize: read(env, 'INTERCEPT_CERT_CACHE', '1000', (n, r) => parseInteger(n, r, 1, 1_000_000)),
+    upstreamCaFile: optionalFile(env, 'UPSTREAM_CA'),
+    upstreamInsecure: read(env, 'UPSTREAM_TLS_INSECURE', 'false', parseBool),
+  };
+}
+
 /** Every variable Tiercel reads (the README's tables list them with their defaults). */
 export const KNOWN_VARIABLES: readonly string[] = [
   'UPSTREAM_URL', 'UPSTREAM_TIMEOUT', 'REQUEST_BODY_TIMEOUT', 'UPSTREAM_CONNECTIONS', 'PRESERVE_HOST', 'ALLOWED_CLIENTS', 'TRUSTED_PROXIES', 'CONNECT_PORTS',
@@ -214,10 +274,12 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'REDIS_ENABLED', 'REDIS_URL', 'REDIS_ADDR', 'REDIS_PASSWORD', 'REDIS_DB', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER',
   'REDIS_SENTINEL_PASSWORD', 'REDIS_CLUSTER_NODES', 'REDIS_KEY_PREFIX', 'REDIS_TIMEOUT', 'REDIS_MAX_OBJECT_SIZE',
   'REDIS_BREAKER_THRESHOLD', 'REDIS_BREAKER_COOLDOWN', 'REDIS_LEASE_TTL', 'TIERCEL_CONFIG',
+  'TLS_PORT', 'TLS_CERT', 'TLS_KEY', 'INTERCEPT', 'INTERCEPT_EXCLUDE', 'INTERCEPT_CERT_CACHE', 'CA_CERT', 'CA_KEY', 'DATA_DIR',
+  'UPSTREAM_CA', 'UPSTREAM_TLS_INSECURE',
 ];
 
 /** Names that look like Tiercel's: a typo among them would otherwise be silently ignored. */
-const TIERCEL_LOOKING = /^(UPSTREAM|REQUEST_BODY|PROXY|CACHE|REDIS|ADMIN|COALESCE|HIT_FOR_PASS|PURGE|TRUSTED|ALLOWED|CONNECT_PORT|PRESERVE|SHUTDOWN|METRICS|SERVER_TIMING|TRACE_RESPONSE|ACCESS_LOG|STRIP_SURROGATE)/;
+const TIERCEL_LOOKING = /^(UPSTREAM|REQUEST_BODY|PROXY|CACHE|REDIS|ADMIN|COALESCE|HIT_FOR_PASS|PURGE|TRUSTED|ALLOWED|CONNECT_PORT|PRESERVE|SHUTDOWN|METRICS|SERVER_TIMING|TRACE_RESPONSE|ACCESS_LOG|STRIP_SURROGATE|TLS_|INTERCEPT|CA_CERT|CA_KEY|DATA_DIR)/;
 
 /** One warning per unknown Tiercel-looking variable, naming the closest known one. */
 export function unknownVariables(env: Env): string[] {
@@ -316,6 +378,7 @@ export function loadConfig(env: Env = process.env): TiercelConfig {
       accessLog: read(env, 'ACCESS_LOG', 'false', parseBool),
       tracing: false,
     },
+    tls: loadTlsConfig(env),
   };
   if (config.cache.maxObjectBytes > config.cache.sizeBytes) {
     throw new ConfigError('CACHE_MAX_OBJECT_SIZE', env.CACHE_MAX_OBJECT_SIZE?.trim() || '10m', `a size no larger than CACHE_SIZE_MB (${cacheSizeMb}m)`);

@@ -59,7 +59,8 @@ export function upstreamHeaders(u: UpstreamRequest, p: HeaderPolicy): string[] {
   let capability: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (isHopByHop(name, extra) || REQUEST_FIELDS_REPLACED.has(name)) continue;
+    // HTTP/2 pseudo-header fields (RFC 9113 §8.3) are the request line, not fields to forward.
+    if (name.charCodeAt(0) === 58 /* : */ || isHopByHop(name, extra) || REQUEST_FIELDS_REPLACED.has(name)) continue;
     if (cacheable && (CONDITIONAL_FIELDS.has(name) || name === 'accept-encoding')) continue;
     if (name === 'via') { via = via ? `${via}, ${raw[i + 1]}` : raw[i + 1]; continue; }
     if (u.traced && (name === 'traceparent' || name === 'tracestate')) continue;
@@ -84,13 +85,14 @@ export function upstreamHeaders(u: UpstreamRequest, p: HeaderPolicy): string[] {
     // client steer what the origin renders for everyone (an unkeyed input, cached for all).
     const h = req.headers;
     const client = req.socket.remoteAddress ?? '';
+    const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
     const priorFor = u.trusted ? joined(h['x-forwarded-for']) : undefined;
     out.push('x-forwarded-for', priorFor ? `${priorFor}, ${client}` : client);
-    out.push('x-forwarded-proto', (u.trusted ? firstValue(h['x-forwarded-proto']) : undefined) ?? 'http');
+    out.push('x-forwarded-proto', (u.trusted ? firstValue(h['x-forwarded-proto']) : undefined) ?? proto);
     out.push('x-forwarded-host', (u.trusted ? firstValue(h['x-forwarded-host']) : undefined) ?? u.authority);
     // RFC 7239: the same facts in the standard field.
     const priorForwarded = u.trusted ? joined(h.forwarded) : undefined;
-    const ours = `for=${forwardedNode(client)};host=${quoted(u.authority)};proto=http`;
+    const ours = `for=${forwardedNode(client)};host=${quoted(u.authority)};proto=${proto}`;
     out.push('forwarded', priorForwarded ? `${priorForwarded}, ${ours}` : ours);
   } else if (u.trusted) {
     for (const name of ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded'] as const) {

@@ -7,6 +7,8 @@ import type { TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { InvalidationModule } from '../invalidation/invalidation.module';
 import { TelemetryModule } from '../telemetry/telemetry.module';
+import type { LeafCertificates } from '../tls/certificate-authority';
+import { LEAF_CERTIFICATES, TlsModule } from '../tls/tls.module';
 import { ConnectTunnel } from './connect-tunnel';
 import { Delivery } from './delivery';
 import { FillFactory } from './fill';
@@ -17,7 +19,7 @@ import { RequestSteps } from './request-steps';
 import { UpstreamClient } from './upstream.client';
 
 @Module({
-  imports: [CacheModule, InvalidationModule, TelemetryModule],
+  imports: [CacheModule, InvalidationModule, TelemetryModule, TlsModule],
   providers: [
     { provide: UpstreamClient, inject: [TIERCEL_CONFIG], useFactory: (c: TiercelConfig) => new UpstreamClient(c) },
     {
@@ -29,7 +31,11 @@ import { UpstreamClient } from './upstream.client';
           cache.leases(),
         ),
     },
-    { provide: ConnectTunnel, inject: [TIERCEL_CONFIG, LOGGER], useFactory: (c: TiercelConfig, l: Logger) => new ConnectTunnel(c, l) },
+    {
+      provide: ConnectTunnel,
+      inject: [TIERCEL_CONFIG, LOGGER, LEAF_CERTIFICATES],
+      useFactory: (c: TiercelConfig, l: Logger, leaves: LeafCertificates | null) => new ConnectTunnel(c, l, leaves),
+    },
     Delivery,
     FillFactory,
     RequestSteps,

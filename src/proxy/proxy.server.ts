@@ -1,19 +1,31 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { readFile } from 'node:fs/promises';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Http2SecureServer, ServerHttp2Session } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import type { TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { RequestCounters } from '../telemetry/request-counters';
 import { ConnectTunnel } from './connect-tunnel';
+import { createHttpsServer, HttpsServerTls } from './interception';
 import { RequestLifecycle } from './request-lifecycle';
 import { UpstreamClient } from './upstream.client';
 
-/** The data port: a bare node:http server handing each request to the lifecycle, no Nest on the path. */
+/**
+ * The data ports: a bare node:http server handing each request to the lifecycle, no Nest on
+ * the path; with TLS_PORT, an HTTPS server (HTTP/2 and HTTP/1.1 by ALPN) handing its requests
+ * to the same lifecycle; with INTERCEPT, the unlistened HTTPS server intercepted tunnels are
+ * handed to once decrypted.
+ */
 @Injectable()
 export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private server: Server | null = null;
+  private tlsServer: Http2SecureServer | null = null;
+  /** TLS connections and HTTP/2 sessions of both HTTPS servers, closed at shutdown. */
+  private readonly tlsSockets = new Set<Socket>();
+  private readonly sessions = new Set<ServerHttp2Session>();
   private inFlight = 0;
   private draining = false;
 
@@ -56,7 +68,66 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
         resolve();
       });
     });
+    if (this.tunnel.intercepting) this.tunnel.decryptWith((tls) => this.https(tls));
+    if (this.config.tls.port !== null) await this.listenTls(this.config.tls.port);
     // Said once both ports are bound (tiercel.ts), so a failing admin port never follows a "listening" line.
+  }
+
+  /** An HTTPS server on the lifecycle, its connections and sessions tracked for shutdown. */
+  private https(tls: HttpsServerTls): Http2SecureServer {
+    const server = createHttpsServer(tls, (req, res) => this.onRequest(req, res));
+    server.on('secureConnection', (socket: Socket) => {
+      this.tlsSockets.add(socket);
+      socket.once('close', () => this.tlsSockets.delete(socket));
+    });
+    server.on('session', (session: ServerHttp2Session) => {
+      this.sessions.add(session);
+      session.once('close', () => this.sessions.delete(session));
+      if (this.draining) session.close();
+    });
+    // A client that breaks the protocol or the handshake loses its connection, never the process.
+    server.on('sessionError', (err) => this.log.debug({ err: err.message }, 'HTTP/2 session error'));
+    server.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake failed'));
+    return server;
+  }
+
+  private async tlsFiles(): Promise<{ cert: Buffer; key: Buffer }> {
+    const { certFile, keyFile } = this.config.tls;
+    const [cert, key] = await Promise.all([readFile(certFile!), readFile(keyFile!)]);
+    return { cert, key };
+  }
+
+  private async listenTls(port: number): Promise<void> {
+    let files: { cert: Buffer; key: Buffer };
+    try {
+      files = await this.tlsFiles();
+    } catch (err) {
+      throw Object.assign(new Error(`TLS_CERT/TLS_KEY: ${(err as Error).message}`), { variable: 'TLS_CERT' });
+    }
+    const server = this.https(files);
+    this.tlsServer = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException & { variable?: string }) => {
+        err.variable = 'TLS_PORT';
+        reject(err);
+      });
+      server.listen(port, this.config.proxy.host, () => {
+        server.removeAllListeners('error');
+        server.on('error', (err) => this.log.error({ err }, 'TLS data port error'));
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * SIGHUP: TLS_CERT and TLS_KEY are read again and used for new handshakes; open connections
+   * keep theirs. A file that does not load leaves the current certificate in place.
+   */
+  async reloadCertificates(): Promise<void> {
+    const server = this.tlsServer;
+    if (server === null) return;
+    const files = await this.tlsFiles();
+    server.setSecureContext({ ...files, minVersion: 'TLSv1.2' });
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
@@ -80,6 +151,12 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
     return a ? { host: a.address, port: a.port } : null;
   }
 
+  /** The TLS data port, when TLS_PORT is set. */
+  get tlsPort(): number | null {
+    const a = this.tlsServer?.address() as AddressInfo | null | undefined;
+    return a ? a.port : null;
+  }
+
   get listening(): boolean {
     return this.server?.listening === true && !this.draining;
   }
@@ -90,7 +167,11 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
     if (!server) return;
     this.draining = true;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const tlsServer = this.tlsServer;
+    const tlsClosed = tlsServer === null ? Promise.resolve() : new Promise<void>((resolve) => tlsServer.close(() => resolve()));
     server.closeIdleConnections();
+    // HTTP/2 sessions get a GOAWAY: their open streams finish, no new ones start.
+    for (const s of this.sessions) s.close();
     this.tunnel.closeAll();
     const deadline = Date.now() + this.config.proxy.shutdownTimeoutMs;
     while (this.inFlight > 0 && Date.now() < deadline) {
@@ -99,7 +180,9 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
     }
     if (this.inFlight > 0) this.log.warn({ inFlight: this.inFlight }, 'shutdown timeout: closing remaining connections');
     server.closeAllConnections();
-    await closed;
+    for (const s of this.sessions) s.destroy();
+    for (const s of this.tlsSockets) s.destroy();
+    await Promise.all([closed, tlsClosed]);
     await this.upstream.destroy();
     this.log.info('data plane closed');
   }

@@ -25,7 +25,8 @@ import { clientHeaders, HeaderPolicy, headerPolicy, upstreamHeaders } from './or
 import { cacheStatusOf, hitRecord, originRecord, storedRecord, synthRecord } from './request-record';
 import type { ForwardReason } from '../http-cache/cache-status';
 import type { Transaction } from './transaction';
-import { UpstreamClient } from './upstream.client';
+import { interceptedTarget } from './interception';
+import { tlsFailureCode, UpstreamClient } from './upstream.client';
 import { cookieKeyField, cookieValue, keyTarget } from '../policy/cache-key';
 import { hostOf, matchRule, Policy, servesHost } from '../policy/policy';
 import { POLICY, PolicyService } from '../policy/policy.service';
@@ -120,13 +121,31 @@ export class RequestSteps {
   private recv(tx: Transaction): StepName {
     const { req } = tx;
     const url = req.url ?? '/';
-    // RFC 9112 §2.3: Tiercel speaks HTTP/1.x on this port; an HTTP/0.9 request line is refused.
-    if (req.httpVersionMajor !== 1) return this.answer(tx, 400, 'Bad Request: HTTP/1.0 or HTTP/1.1 only', 'bypass', 'bad-version');
+    // RFC 9112 §2.3: HTTP/1.x, and HTTP/2 on the TLS port (RFC 9113); an HTTP/0.9 request line is refused.
+    if (req.httpVersionMajor !== 1 && req.httpVersionMajor !== 2) return this.answer(tx, 400, 'Bad Request: HTTP/1.0, HTTP/1.1 or HTTP/2 only', 'bypass', 'bad-version');
     const reverse = this.d.upstream.reverseTarget;
     const policy = this.d.policy.current;
     let keyPrefix: string;
     tx.trusted = this.d.config.proxy.trustedProxies.contains(req.socket.remoteAddress);
-    if (reverse !== null) {
+    const tunnel = reverse === null ? interceptedTarget(req) : null;
+    if (tunnel !== null) {
+      // Decrypted from a CONNECT tunnel: the request is for https://<the CONNECT target>, and a
+      // Host naming anything else is misdirected (RFC 9110 §15.5.20), so the ALLOWED_CLIENTS and
+      // CONNECT_PORTS checks made on the tunnel hold for every request inside it.
+      const host = tunnel.host.includes(':') ? `[${tunnel.host}]` : tunnel.host;
+      const parsed = url.charCodeAt(0) === 47 /* / */ ? safeUrl(`https://${host}:${tunnel.port}${url}`) : url.startsWith('https://') ? safeUrl(url) : null;
+      if (parsed === null) return this.answer(tx, 400, 'Bad Request: unparseable request target', 'bypass', 'bad-request');
+      const asked = requestAuthority(req, parsed.host);
+      if (asked === null) return this.answer(tx, 400, 'Bad Request: one Host header, a valid authority (RFC 9110 §7.2)', 'bypass', 'bad-host');
+      const connected = `${host}:${tunnel.port}`;
+      if (parsed.host !== (tunnel.port === 443 ? host : connected) || (asked !== parsed.host && asked !== connected)) {
+        return this.answer(tx, 421, `Misdirected Request: this connection is for ${connected}`, 'bypass', 'misdirected');
+      }
+      tx.target = this.d.upstream.forwardTarget(parsed);
+      tx.path = parsed.pathname + parsed.search;
+      tx.authority = parsed.host;
+      keyPrefix = 'https://' + parsed.host;
+    } else if (reverse !== null) {
       tx.target = reverse;
       if (url.charCodeAt(0) === 47 /* / */) {
         tx.path = url;
@@ -464,13 +483,7 @@ export class RequestSteps {
           return this.answer(tx, 408, 'Request Timeout: the request body stalled (see REQUEST_BODY_TIMEOUT)', tx.reason, head.failure.reason);
         }
         this.d.log.warn({ reason: head.failure.reason, error: errorText(head.error), origin: tx.target!.origin, path: tx.path, ...traceFields(tx) }, 'upstream request failed');
-        return this.answer(
-          tx,
-          head.gatewayStatus,
-          head.gatewayStatus === 504 ? 'Gateway Timeout: the origin did not answer in time' : `Bad Gateway: the origin could not be reached (${head.failure.reason})`,
-          tx.reason,
-          head.failure.reason,
-        );
+        return this.answer(tx, head.gatewayStatus, gatewayMessage(head.gatewayStatus, head.failure.reason, head.error), tx.reason, head.failure.reason);
       case 'not-modified': {
         const obj = head.object;
         const ageMs = currentAge(obj, now);
@@ -601,6 +614,14 @@ export function requestAuthority(req: IncomingMessage, fallback: string): string
       host = raw[i + 1]!;
     }
   }
+  if (req.httpVersionMajor === 2) {
+    // RFC 9113 §8.3.1: :authority stands for Host; a Host beside it must say the same.
+    const authority = req.headers[':authority'];
+    if (typeof authority === 'string') {
+      if (host !== undefined && host !== authority) return null;
+      host = authority;
+    }
+  }
   if (host === undefined) return req.httpVersionMinor === 0 ? fallback.toLowerCase() : null;
   // Clients send the same Host again and again: the last one's answer is kept.
   if (host === lastHost) return lastAuthority;
@@ -644,6 +665,23 @@ function safeUrl(value: string): URL | null {
   } catch {
     return null;
   }
+}
+
+/** The body of a 502/504: what went wrong with the origin, the TLS verification result included. */
+function gatewayMessage(status: number, reason: string, err: unknown): string {
+  if (status === 504) return 'Gateway Timeout: the origin did not answer in time';
+  if (reason === 'tls-cert-invalid' || reason === 'tls-error') {
+    const code = tlsFailureCode(err);
+    const what = reason === 'tls-cert-invalid' ? "the origin's TLS certificate was not accepted" : 'the TLS connection to the origin failed';
+    return `Bad Gateway: ${what} (${code}: ${errorText(innermost(err))}); see UPSTREAM_CA`;
+  }
+  return `Bad Gateway: the origin could not be reached (${reason})`;
+}
+
+function innermost(err: unknown): unknown {
+  let e = err as { cause?: unknown } | undefined;
+  for (let i = 0; i < 4 && e?.cause instanceof Error; i++) e = e.cause as typeof e;
+  return e;
 }
 
 function errorText(err: unknown): string {

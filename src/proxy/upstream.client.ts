@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { PassThrough, Readable } from 'node:stream';
 import { Agent, Client, Dispatcher, Pool, errors } from 'undici';
+import { rootCertificates } from 'node:tls';
 import type { TiercelConfig } from '../config/config';
+import { ConfigError } from '../config/parse';
 
 /** Where one request goes: the origin (scheme://host:port) and the dispatcher holding its connections. */
 export interface UpstreamTarget {
@@ -14,7 +17,21 @@ export interface UpstreamTarget {
   host: string;
 }
 
-export type UpstreamFailure = 'connect-error' | 'timeout' | 'reset' | 'aborted' | 'protocol-error' | 'client-body-timeout';
+export type UpstreamFailure = 'connect-error' | 'timeout' | 'reset' | 'aborted' | 'protocol-error' | 'client-body-timeout' | 'tls-cert-invalid' | 'tls-error';
+
+/**
+ * OpenSSL's verification results and Node's host check (X509_V_ERR_* without the prefix):
+ * the origin's certificate was not accepted.
+ */
+const CERT_REJECTIONS = /^(?:ERR_TLS_CERT_ALTNAME_INVALID|CERT_[A-Z_]+|[A-Z_]*SELF_SIGNED[A-Z_]*|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|INVALID_CA|INVALID_PURPOSE|PATH_LENGTH_EXCEEDED|HOSTNAME_MISMATCH|ERR_TLS_CERT_[A-Z_]+)$/;
+
+/** The precise reason a TLS connection to the origin failed (the OpenSSL or Node code), or null when it was not TLS. */
+export function tlsFailureCode(err: unknown): string | null {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && (CERT_REJECTIONS.test(e.code) || e.code.startsWith('ERR_SSL_') || e.code === 'EPROTO')) return e.code;
+  }
+  return null;
+}
 
 /** The client's request body stalled for longer than REQUEST_BODY_TIMEOUT. */
 export class RequestBodyTimeout extends Error {
@@ -35,6 +52,8 @@ export function classifyUpstreamError(err: unknown): { reason: UpstreamFailure; 
     return { reason: 'timeout', status: 504 };
   }
   if (e?.name === 'AbortError' || e?.code === 'UND_ERR_ABORTED') return { reason: 'aborted', status: 502 };
+  const tls = tlsFailureCode(err);
+  if (tls !== null) return { reason: CERT_REJECTIONS.test(tls) ? 'tls-cert-invalid' : 'tls-error', status: 502 };
   if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN' || e?.code === 'EHOSTUNREACH' || e?.code === 'ENETUNREACH') {
     return { reason: 'connect-error', status: 502 };
   }
@@ -130,6 +149,25 @@ export function dispatchAsterisk(target: UpstreamTarget, headers: string[], time
 }
 
 /**
+ * How origin certificates are verified: against the system roots plus UPSTREAM_CA, never
+ * skipped unless UPSTREAM_TLS_INSECURE says so (tests; said loudly at start).
+ */
+export function upstreamTls(config: TiercelConfig): { ca?: string[]; rejectUnauthorized: boolean } {
+  const { upstreamCaFile, upstreamInsecure } = config.tls;
+  if (upstreamInsecure) return { rejectUnauthorized: false };
+  if (upstreamCaFile === null) return { rejectUnauthorized: true };
+  let extra: string;
+  try {
+    extra = readFileSync(upstreamCaFile, 'utf8');
+  } catch (err) {
+    throw new ConfigError('UPSTREAM_CA', upstreamCaFile, `a readable PEM bundle (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  const certs = extra.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (certs === null) throw new ConfigError('UPSTREAM_CA', upstreamCaFile, 'a PEM bundle with at least one CERTIFICATE block');
+  return { ca: [...rootCertificates, ...certs], rejectUnauthorized: true };
+}
+
+/**
  * Chooses the upstream for a request and owns the connections to it: one keep-alive Pool to
  * UPSTREAM_URL in reverse mode, an Agent (a Pool per origin) in forward mode.
  */
@@ -145,7 +183,7 @@ export class UpstreamClient {
       keepAliveTimeout: 4_000,
       headersTimeout: upstreamTimeoutMs,
       bodyTimeout: upstreamTimeoutMs,
-      connect: { timeout: upstreamTimeoutMs },
+      connect: { timeout: upstreamTimeoutMs, ...upstreamTls(config) },
     };
     const { connections: _pooled, ...single } = options;
     this.options = single;
