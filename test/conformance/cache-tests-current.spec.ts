@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,7 +15,26 @@ import { reverseProxy, TestProxy } from '../support/tiercel';
 
 // dist/test/conformance → repository root.
 const ROOT = resolve(__dirname, '../../..');
-const SOURCE = process.env.CACHE_TESTS_DIR ?? resolve(ROOT, '../shared/cache-tests');
+const SOURCE = suiteSource();
+
+/**
+ * Where the read-only suite is: CACHE_TESTS_DIR, else ../shared/cache-tests beside this checkout,
+ * else beside the repository it was cloned from (a throwaway clone made elsewhere, such as
+ * `git clone . /tmp/fresh`, still finds the material its origin sits next to).
+ */
+function suiteSource(): string {
+  if (process.env.CACHE_TESTS_DIR) return process.env.CACHE_TESTS_DIR;
+  const beside = resolve(ROOT, '../shared/cache-tests');
+  if (existsSync(beside)) return beside;
+  const remote = spawnSync('git', ['-C', ROOT, 'remote', 'get-url', 'origin'], { encoding: 'utf8' });
+  const url = remote.status === 0 ? remote.stdout.trim() : '';
+  const local = url.startsWith('file://') ? url.slice('file://'.length) : url;
+  if (local.startsWith('/')) {
+    const fromOrigin = resolve(local, '../shared/cache-tests');
+    if (existsSync(fromOrigin)) return fromOrigin;
+  }
+  return beside;
+}
 const SUITE = join(ROOT, 'dist/cache-tests');
 const JUDGE = join(ROOT, 'test/conformance/judge.mjs');
 const OUT = join(ROOT, 'docs/conformance/current');

@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startOrigin, TestOrigin } from '../support/origin';
@@ -75,6 +76,33 @@ function get(port: number, path: string, method = 'GET'): Promise<number> {
   });
 }
 
+/** One CONNECT tunnel to the origin with one request inside; settles (never rejects) within 2 s. */
+function tunnelOnce(proxyPort: number, originPort: number): Promise<void> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port: proxyPort });
+    const done = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve();
+    };
+    const timer = setTimeout(done, 2000);
+    let seen = '';
+    let sentInside = false;
+    s.on('error', done);
+    s.on('close', done);
+    s.setEncoding('latin1');
+    s.on('data', (chunk: string) => {
+      seen += chunk;
+      if (!sentInside && seen.includes('\r\n\r\n')) {
+        sentInside = true;
+        seen = '';
+        s.write(`GET /c/0 HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
+      }
+    });
+    s.write(`CONNECT 127.0.0.1:${originPort} HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n\r\n`);
+  });
+}
+
 /** Readable list of failures: one line each. */
 function report(failures: string[]): string {
   return `${failures.length} expression(s) without data:\n  ${failures.join('\n  ')}`;
@@ -90,6 +118,9 @@ describe('Prometheus scraping Tiercel under load', () => {
   let origin: TestOrigin;
   let t1: TiercelProcess | undefined;
   let t2: TiercelProcess | undefined;
+  /** A forward-mode instance whose CONNECT tunnels feed the tunnel panels. */
+  let t3: TiercelProcess | undefined;
+  let tunneller: NodeJS.Timeout | undefined;
   let exporter: ExporterProcess | undefined;
   let prom: PrometheusProcess | undefined;
   let mode: 'cached' | 'unique' | 'stop' = 'cached';
@@ -126,6 +157,7 @@ describe('Prometheus scraping Tiercel under load', () => {
     const env = (id: string) => ({ UPSTREAM_URL: origin.url, REDIS_ENABLED: 'true', REDIS_ADDR: master.addr, INSTANCE_ID: id, ADMIN_TOKEN: TOKEN, TIERCEL_CONFIG: policy });
     t1 = await startTiercel(env('live-1'));
     t2 = await startTiercel(env('live-2'));
+    t3 = await startTiercel({ INSTANCE_ID: 'live-forward', CONNECT_PORTS: String(origin.port), ADMIN_TOKEN: TOKEN });
     if (HAS_EXPORTER) exporter = await startRedisExporter();
 
     // Warm both instances before Prometheus starts: the first misses fall outside every window.
@@ -133,7 +165,7 @@ describe('Prometheus scraping Tiercel under load', () => {
     await sleep(200); // background L2 writes
     for (let i = 0; i < CACHED_URLS; i++) await get(t2.proxyPort, `/c/${i}`);
 
-    const tiercelTargets = [`127.0.0.1:${t1.adminPort}`, `127.0.0.1:${t2.adminPort}`];
+    const tiercelTargets = [`127.0.0.1:${t1.adminPort}`, `127.0.0.1:${t2.adminPort}`, `127.0.0.1:${t3.adminPort}`];
     const redisTargets = [`redis://${master.addr}`, `redis://${replica.addr}`];
     prom = await startPrometheus((dir) => {
       cpSync(join(PROM_DIR, 'rules'), join(dir, 'rules'), { recursive: true });
@@ -199,16 +231,20 @@ describe('Prometheus scraping Tiercel under load', () => {
         signal: AbortSignal.timeout(2000),
       }).catch(() => {});
     }, 1500);
+    // A blind CONNECT tunnel through the forward instance to the origin every 300 ms, one GET
+    // inside each: the tunnel counters, bytes and durations have data.
+    tunneller = setInterval(() => void tunnelOnce(t3!.proxyPort, origin.port), 300);
   });
 
   after(async () => {
     mode = 'stop';
     if (invalidator) clearInterval(invalidator);
+    if (tunneller) clearInterval(tunneller);
     await Promise.all(loops);
     agent.destroy();
     await prom?.stop();
     await exporter?.stop();
-    await Promise.all([stopTiercel(t1), stopTiercel(t2)]);
+    await Promise.all([stopTiercel(t1), stopTiercel(t2), stopTiercel(t3)]);
     await origin?.close();
     await replica?.stop();
     await master?.stop();
