@@ -48,6 +48,12 @@ export interface CacheTier {
   /** Removes (or, soft, marks stale) what the target names; null when the tier could not be reached. */
   invalidate(target: InvalidationTarget, soft: boolean): number | null | Promise<number | null>;
   health(): TierHealth;
+  /**
+   * Every variant stored for a URL, by selector, without counting a lookup (the explain
+   * endpoint): a response stored without Vary is the one variant ''. Undefined when the tier
+   * could not be read.
+   */
+  variantsOf(primaryKey: string): Map<string, CachedResponse> | undefined | Promise<Map<string, CachedResponse> | undefined>;
   /** Offered by a shared tier: the leases behind cross-instance coalescing. */
   readonly leases?: FillLeases;
 }

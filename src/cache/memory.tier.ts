@@ -61,6 +61,13 @@ export class MemoryTier implements CacheTier {
     return slot === undefined ? undefined : { base: slot.base, variants: slot.variants ?? new Map() };
   }
 
+  variantsOf(primaryKey: string): Map<string, CachedResponse> {
+    const slot = this.lru.peek(primaryKey);
+    if (slot === undefined) return new Map();
+    if (slot.base?.kind === 'response') return new Map([['', slot.base]]);
+    return new Map(slot.variants ?? []);
+  }
+
   /**
    * Its remaining freshness and stale windows. Objects with validators stay at least
    * validatorRetentionMs: once stale (CACHE_MAX_AGE caps their freshness), a cheap 304 revives them.

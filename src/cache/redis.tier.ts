@@ -147,6 +147,19 @@ export class RedisTier implements CacheTier {
     return entry;
   }
 
+  async variantsOf(primaryKey: string): Promise<Map<string, CachedResponse> | undefined> {
+    const all = await this.call(() => this.client.hgetallBuffer(this.objectKey(primaryKey)));
+    if (all === undefined) return undefined;
+    const out = new Map<string, CachedResponse>();
+    for (const [field, value] of Object.entries(all)) {
+      if (field === SOFT_FIELD) continue;
+      // An entry that does not decode is shown as absent, as a lookup would treat it.
+      const entry = decodeEntry(value, this.slots);
+      if (entry !== null && entry.kind === 'response') out.set(field, entry);
+    }
+    return out;
+  }
+
   async set(primaryKey: string, variant: string, entry: CacheEntry, ttlMs: number): Promise<void> {
     if (entry.kind === 'response' && entry.body.length > this.config.maxObjectBytes) {
       this.stats.tooLarge++;

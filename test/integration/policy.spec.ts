@@ -10,6 +10,7 @@ import { cacheStatus } from '../support/fixture';
 import { startOrigin, TestOrigin } from '../support/origin';
 import { runTiercel, spawnTiercel, TiercelProcess } from '../support/process';
 import { reverseProxy, TestProxy } from '../support/tiercel';
+import { RedisProcess, startRedis } from '../support/redis';
 
 /** The example from the issue and the README, byte for byte. */
 export const EXAMPLE = `hosts: [www.example.com, api.example.com]
@@ -293,6 +294,49 @@ describe('explain', () => {
     assert.equal(unc.verdict.storable, 'no: private');
     const other = await explain('http://other.example/x');
     assert.equal(other.verdict.serve, 'misdirected');
+  });
+});
+
+describe('explain with L2', () => {
+  let origin: TestOrigin;
+  let redis: RedisProcess;
+  let proxy: TestProxy;
+  before(async () => {
+    redis = await startRedis();
+    origin = await startOrigin((req, res) => {
+      const lang = String(req.headers['accept-language'] ?? 'en');
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=300', vary: 'accept-language', etag: `"${lang}"` }).end(`in ${lang}`);
+    });
+    proxy = await reverseProxy(origin.url, { TIERCEL_CONFIG: policyFile(EXAMPLE), REDIS_ENABLED: 'true', REDIS_ADDR: redis.addr });
+  });
+  after(async () => {
+    await proxy.close();
+    await origin.close();
+    await redis.stop();
+  });
+
+  it('lists every variant each tier holds, with its age, remaining life and validators', async () => {
+    for (const lang of ['en', 'fr']) await proxy.get('/static/app.js', { headers: { host: 'www.example.com', 'accept-language': lang } });
+    const q = new URLSearchParams({ url: 'http://www.example.com/static/app.js' });
+    q.append('header', 'accept-language: fr');
+    let e: { tiers: { tier: string; variants: number; stored: { selector: string; ttlSeconds: number; ageSeconds: number; validators: { etag: string } }[] }[] } | undefined;
+    // The L2 write follows the response: look until both variants are there.
+    for (let i = 0; i < 50; i++) {
+      const r = await proxy.admin(`/admin/explain?${q}`);
+      assert.equal(r.status, 200, r.body);
+      e = JSON.parse(r.body);
+      if (e!.tiers.find((t) => t.tier === 'l2')?.variants === 2) break;
+      await sleep(20);
+    }
+    assert.deepEqual(e!.tiers.map((t) => t.tier), ['l1', 'l2']);
+    for (const t of e!.tiers) {
+      assert.equal(t.variants, 2, `${t.tier}: ${JSON.stringify(t)}`);
+      assert.deepEqual(t.stored.map((v) => v.validators.etag).sort(), ['"en"', '"fr"'], t.tier);
+      for (const v of t.stored) {
+        assert.ok(v.ttlSeconds > 290 && v.ttlSeconds <= 300, `${t.tier} ${v.selector}: ttl ${v.ttlSeconds}`);
+        assert.ok(v.ageSeconds >= 0 && v.ageSeconds < 10, `${t.tier} ${v.selector}: age ${v.ageSeconds}`);
+      }
+    }
   });
 });
 
