@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { reverseProxy, TestProxy } from '../support/tiercel';
+import { runNode, startSuiteOrigin } from './suite-process';
 
 /**
  * The current revision of the public HTTP cache test suite (the one behind cache-tests.fyi's
@@ -55,42 +56,6 @@ interface Judged {
   table: string;
 }
 
-function runNode(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')} did not finish within ${opts.timeoutMs} ms\n${stderr.slice(-2000)}`));
-    }, opts.timeoutMs);
-    child.once('error', (err) => { clearTimeout(timer); reject(err); });
-    child.once('close', (code) => { clearTimeout(timer); resolvePromise({ code, stdout, stderr }); });
-  });
-}
-
-/** The suite's origin server on an ephemeral port; it prints `Listening on http://host:port/`. */
-function startSuiteOrigin(pidDir: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--no-warnings', join(SUITE, 'test-engine/server/server.mjs')], {
-      cwd: SUITE,
-      env: { ...process.env, npm_config_protocol: 'http', npm_config_port: '0', npm_config_pidfile: join(pidDir, 'server.pid') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let seen = '';
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`suite origin did not start: ${seen}`)); }, 10_000);
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      seen += c;
-      const m = /Listening on http:\/\/.*:(\d+)\//.exec(seen);
-      if (m) { clearTimeout(timer); resolvePromise({ child, port: Number(m[1]) }); }
-    });
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (seen += c));
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`suite origin exited (${code}): ${seen}`)); });
-  });
-}
-
 describe('current cache-tests suite (cache-tests.fyi) against reverse mode', () => {
   let origin: { child: ChildProcess; port: number } | undefined;
   let proxy: TestProxy | undefined;
@@ -106,7 +71,7 @@ describe('current cache-tests suite (cache-tests.fyi) against reverse mode', () 
     mkdirSync(join(SUITE, 'node_modules'), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules/cache-tests-undici'), join(SUITE, 'node_modules/undici'), 'dir');
     tmp = mkdtempSync(join(tmpdir(), 'tiercel-cache-tests-'));
-    origin = await startSuiteOrigin(tmp);
+    origin = await startSuiteOrigin(SUITE, join(SUITE, 'test-engine/server/server.mjs'), tmp);
     proxy = await reverseProxy(`http://127.0.0.1:${origin.port}`, { LOG_LEVEL: 'silent' });
   });
 

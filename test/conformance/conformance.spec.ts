@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { reverseProxy, TestProxy } from '../support/tiercel';
+import { runNode, startSuiteOrigin } from './suite-process';
 
 /**
  * The public HTTP cache test suite (npm http-cache-tests, the suite behind cache-tests.fyi) run
@@ -30,43 +31,6 @@ interface Summary {
   supersededRequired: (Entry & { reason: string; asPinned: boolean })[];
 }
 
-/** Runs a Node script to completion (Node 24: process.execPath), with a hard deadline. */
-function runNode(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')} did not finish within ${opts.timeoutMs} ms\n${stderr.slice(-2000)}`));
-    }, opts.timeoutMs);
-    child.once('error', (err) => { clearTimeout(timer); reject(err); });
-    child.once('close', (code) => { clearTimeout(timer); resolvePromise({ code, stdout, stderr }); });
-  });
-}
-
-/** Starts the suite's origin server on an ephemeral port; it prints `Listening on http://host:port/`. */
-function startSuiteOrigin(pidDir: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--no-warnings', join(SUITE, 'server/server.mjs')], {
-      cwd: SUITE,
-      env: { ...process.env, npm_config_protocol: 'http', npm_config_port: '0', npm_config_pidfile: join(pidDir, 'server.pid') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let seen = '';
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`suite origin did not start: ${seen}`)); }, 10_000);
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      seen += c;
-      const m = /Listening on http:\/\/.*:(\d+)\//.exec(seen);
-      if (m) { clearTimeout(timer); resolvePromise({ child, port: Number(m[1]) }); }
-    });
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (seen += c));
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`suite origin exited (${code}): ${seen}`)); });
-  });
-}
-
 describe('HTTP cache test suite (cache-tests.fyi) against reverse mode', () => {
   let origin: { child: ChildProcess; port: number } | undefined;
   let proxy: TestProxy | undefined;
@@ -74,7 +38,7 @@ describe('HTTP cache test suite (cache-tests.fyi) against reverse mode', () => {
 
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'tiercel-conformance-'));
-    origin = await startSuiteOrigin(tmp);
+    origin = await startSuiteOrigin(SUITE, join(SUITE, 'server/server.mjs'), tmp);
     proxy = await reverseProxy(`http://127.0.0.1:${origin.port}`, { LOG_LEVEL: 'silent' });
   });
 
