@@ -103,6 +103,33 @@ describe('hostile suite', () => {
     assert.equal(r.headers['set-cookie'], undefined);
   });
 
+  it('an origin that floods 2,000 interim 103s before its answer: one final answer, stored without them, and the proxy goes on', async () => {
+    const path = uniquePath('origin-1xx-flood');
+    const hint = 'HTTP/1.1 103 Early Hints\r\nLink: </evil.css>; rel=preload\r\nX-Interim: 1\r\n\r\n';
+    origin.answers.set(path, hint.repeat(2000) + 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncache-control: max-age=60\r\n\r\nfinal');
+    const started = Date.now();
+    const first = await proxy.get(path);
+    assert.equal(first.status, 200);
+    assert.equal(first.body, 'final');
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+    const second = await proxy.get(path);
+    assert.match(String(second.headers['cache-status']), /; hit/);
+    assert.equal(second.headers['x-interim'], undefined, 'no interim field merged into the stored answer');
+    assert.equal(second.headers.link, undefined);
+    assert.equal((await proxy.get(uniquePath('after-1xx-flood'))).status, 200);
+  });
+
+  it('an origin that answers a GET with 101 Switching Protocols gets no tunnel, nothing is stored, and the proxy goes on', async () => {
+    const path = uniquePath('origin-101');
+    origin.answers.set(path, 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: evil\r\nConnection: upgrade\r\n\r\nRAW BYTES FROM THE ORIGIN');
+    const r = await proxy.get(path).catch((e: Error) => ({ status: 0, body: e.message, headers: {} as Record<string, unknown> }));
+    assert.notEqual(r.status, 101);
+    assert.doesNotMatch(String(r.body), /RAW BYTES/);
+    const again = await proxy.get(path).catch((e: Error) => ({ status: 0, body: e.message, headers: {} as Record<string, unknown> }));
+    assert.doesNotMatch(String(again.headers['cache-status'] ?? ''), /; hit/);
+    assert.equal((await proxy.get(uniquePath('after-101'))).status, 200);
+  });
+
   it('a private answer or one that sets a cookie is never served to another client', async () => {
     const privatePath = uniquePath('private');
     const cookiePath = uniquePath('cookie');
