@@ -79,6 +79,8 @@ export function parseEnum<T extends string>(name: string, raw: string, allowed: 
 /** A compiled CIDR list: matching is a handful of integer comparisons, no allocation. */
 export interface CidrList {
   readonly source: string;
+  /** No range at all: nothing is contained, and a caller need not even read the address. */
+  readonly empty: boolean;
   contains(address: string | undefined): boolean;
 }
 
@@ -124,7 +126,7 @@ function matches(range: CidrRange, words: Uint32Array): boolean {
 export function parseCidrList(name: string, raw: string): CidrList {
   const accepted = 'a comma-separated list of CIDR ranges such as 127.0.0.0/8,::1/128 (or * for any)';
   const source = raw.trim();
-  if (source === '*') return { source, contains: () => true };
+  if (source === '*') return { source, empty: false, contains: () => true };
   const ranges: CidrRange[] = [];
   for (const item of source.split(',').map((s) => s.trim()).filter(Boolean)) {
     const pieces = item.split('/');
@@ -141,6 +143,7 @@ export function parseCidrList(name: string, raw: string): CidrList {
   }
   return {
     source,
+    empty: ranges.length === 0,
     contains(address: string | undefined): boolean {
       if (!address || ranges.length === 0) return false;
       const v6 = address.includes(':');

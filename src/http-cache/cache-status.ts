@@ -9,6 +9,27 @@ export function hitStatus(name: string, tier: string, ttlSeconds: number, extra?
   return `${name}; hit; detail=${tier}; ttl=${ttlSeconds}${extra ? `; ${extra}` : ''}`;
 }
 
+/**
+ * hitStatus for one cache name, remembered by tier and TTL: under load the same few values are
+ * sent thousands of times a second, so a hit reuses the string (already flat, ready to write)
+ * instead of building one. Direct-mapped: a TTL that collides simply builds its value again.
+ */
+export class HitStatusCache {
+  private readonly ttls = new Float64Array(2 * 1024).fill(Number.NaN);
+  private readonly values: string[] = new Array<string>(2 * 1024).fill('');
+
+  constructor(private readonly name: string) {}
+
+  of(tier: 'l1' | 'l2', ttlSeconds: number): string {
+    const i = (tier === 'l1' ? 0 : 1024) + (ttlSeconds & 1023);
+    if (this.ttls[i] === ttlSeconds) return this.values[i]!;
+    const v = hitStatus(this.name, tier, ttlSeconds);
+    this.ttls[i] = ttlSeconds;
+    this.values[i] = v;
+    return v;
+  }
+}
+
 export interface ForwardStatus {
   fwd: ForwardReason;
   fwdStatus?: number;

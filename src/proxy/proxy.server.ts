@@ -26,7 +26,6 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
   /** TLS connections and HTTP/2 sessions of both HTTPS servers, closed at shutdown. */
   private readonly tlsSockets = new Set<Socket>();
   private readonly sessions = new Set<ServerHttp2Session>();
-  private inFlight = 0;
   private draining = false;
 
   constructor(
@@ -131,12 +130,6 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    this.inFlight++;
-    this.counters.activeRequests++;
-    res.once('close', () => {
-      this.inFlight--;
-      this.counters.activeRequests--;
-    });
     if (this.draining) res.shouldKeepAlive = false;
     this.lifecycle.handle(req, res);
   }
@@ -174,11 +167,11 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
     for (const s of this.sessions) s.close();
     this.tunnel.closeAll();
     const deadline = Date.now() + this.config.proxy.shutdownTimeoutMs;
-    while (this.inFlight > 0 && Date.now() < deadline) {
+    while (this.counters.activeRequests > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 25));
       server.closeIdleConnections();
     }
-    if (this.inFlight > 0) this.log.warn({ inFlight: this.inFlight }, 'shutdown timeout: closing remaining connections');
+    if (this.counters.activeRequests > 0) this.log.warn({ inFlight: this.counters.activeRequests }, 'shutdown timeout: closing remaining connections');
     server.closeAllConnections();
     for (const s of this.sessions) s.destroy();
     for (const s of this.tlsSockets) s.destroy();

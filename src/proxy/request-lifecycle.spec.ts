@@ -3,6 +3,7 @@ import { createServer, request, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
+import { RequestCounters } from '../telemetry/request-counters';
 import type { RequestTelemetry } from '../telemetry/request-telemetry';
 import { RequestLifecycle } from './request-lifecycle';
 import type { RequestSteps, Step, StepName } from './request-steps';
@@ -27,7 +28,7 @@ function lifecycle(table: Partial<Record<StepName, Step>>, seen: string[]): Requ
     internalError: (tx: Transaction) => (tx.failedInternally ? (tx.res.destroy(), 'done') : ((tx.failedInternally = true), 'synth')),
   } as unknown as RequestSteps;
   const telemetry = { begin: () => {}, end: () => {} } as unknown as RequestTelemetry;
-  return new RequestLifecycle(steps, telemetry, pino({ level: 'silent' }));
+  return new RequestLifecycle(steps, telemetry, new RequestCounters(), pino({ level: 'silent' }));
 }
 
 function get(port: number): Promise<{ status: number; body: string }> {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
+import { RequestCounters } from '../telemetry/request-counters';
 import { RequestTelemetry } from '../telemetry/request-telemetry';
 import { NOT_STORED } from './fill-lock';
 import { Next, RequestSteps, StepName } from './request-steps';
@@ -20,6 +21,7 @@ export class RequestLifecycle {
   constructor(
     private readonly steps: RequestSteps,
     private readonly telemetry: RequestTelemetry,
+    private readonly counters: RequestCounters,
     @Inject(LOGGER) private readonly log: Logger,
   ) {
     this.traceSteps = log.isLevelEnabled('trace');
@@ -28,7 +30,9 @@ export class RequestLifecycle {
   /** Entry point for each request on the data port. */
   handle(req: IncomingMessage, res: ServerResponse): void {
     const tx = new Transaction(req, res, req.method ?? 'GET');
+    this.counters.activeRequests++;
     this.telemetry.begin(tx);
+    // One listener per request: the end of the response is where everything about it is counted.
     res.on('close', () => this.finish(tx));
     this.run(tx, 'recv');
   }
@@ -58,6 +62,7 @@ export class RequestLifecycle {
 
   /** The response ended or the client left: the fill goes on only if someone needs it; then telemetry. */
   private finish(tx: Transaction): void {
+    this.counters.activeRequests--;
     if (!tx.res.writableFinished) {
       tx.aborted = true;
       tx.fill?.detach();

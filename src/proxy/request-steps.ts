@@ -23,7 +23,7 @@ import { Acquired, FillLock, NOT_STORED, OriginFailure } from './fill-lock';
 import type { HitForPass } from './hit-for-pass';
 import { clientHeaders, HeaderPolicy, headerPolicy, upstreamHeaders } from './origin-headers';
 import { cacheStatusOf, hitRecord, originRecord, storedRecord, synthRecord } from './request-record';
-import type { ForwardReason } from '../http-cache/cache-status';
+import { HitStatusCache, type ForwardReason } from '../http-cache/cache-status';
 import type { Transaction } from './transaction';
 import { interceptedTarget } from './interception';
 import { tlsFailureCode, UpstreamClient } from './upstream.client';
@@ -58,6 +58,7 @@ export type Step = (tx: Transaction) => Next;
 export class RequestSteps {
   readonly table: Readonly<Record<StepName, Step>>;
   private readonly name: string;
+  private readonly hitStatus: HitStatusCache;
   private readonly headers: HeaderPolicy;
   /**
    * Keys whose last background refresh failed (origin down or 5xx): while they are remembered,
@@ -94,6 +95,7 @@ export class RequestSteps {
   ) {
     this.d = { config, cache, upstream, lock, hitForPass: lock.hitForPass, fills, delivery, invalidation, telemetry, log, policy };
     this.name = config.cache.name;
+    this.hitStatus = new HitStatusCache(config.cache.name);
     this.headers = headerPolicy(config, upstream.isReverse);
     this.refreshFailures = new LRUCache<string, OriginFailure>({ max: 10_000, ttl: Math.max(1000, config.cache.hitForPassMs), ttlAutopurge: false });
     this.table = {
@@ -126,7 +128,9 @@ export class RequestSteps {
     const reverse = this.d.upstream.reverseTarget;
     const policy = this.d.policy.current;
     let keyPrefix: string;
-    tx.trusted = this.d.config.proxy.trustedProxies.contains(req.socket.remoteAddress);
+    // remoteAddress is read only when there is a list to check it against.
+    const trustedProxies = this.d.config.proxy.trustedProxies;
+    tx.trusted = !trustedProxies.empty && trustedProxies.contains(req.socket.remoteAddress);
     const tunnel = reverse === null ? interceptedTarget(req) : null;
     if (tunnel !== null) {
       // Decrypted from a CONNECT tunnel: the request is for https://<the CONNECT target>, and a
@@ -542,7 +546,8 @@ export class RequestSteps {
   // ── deliver: a stored object ───────────────────────────────────────────────────────────────
   private deliver(tx: Transaction): StepName {
     if (tx.aborted) return 'done';
-    tx.cacheStatus = cacheStatusOf(this.name, tx.record);
+    const r = tx.record;
+    tx.cacheStatus = r.fwd === null ? this.hitStatus.of(r.served, r.ttl) : cacheStatusOf(this.name, r);
     this.d.delivery.stored(tx, tx.object!, tx.ageMs);
     return 'done';
   }
