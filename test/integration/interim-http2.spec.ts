@@ -118,4 +118,38 @@ describe('interim responses over HTTP/2 on TLS_PORT (RFC 9110 §15.2, RFC 9113 �
     assert.equal(r.interim[1]!.link, '</a.css>; rel=preload; as=style');
     assert.equal(r.body, 'done');
   });
+
+  test("a client that resets its stream after the first 103 gets nothing more on it, and its session carries on", async () => {
+    const path = uniquePath('h2-interim-reset');
+    let finished!: () => void;
+    const originDone = new Promise<void>((r) => (finished = r));
+    origin.handle(path, (_req, res) => {
+      res.writeEarlyHints({ link: '</first.css>; rel=preload; as=style' });
+      setTimeout(() => {
+        res.writeProcessing();
+        res.writeEarlyHints({ link: '</late.css>; rel=preload; as=style' });
+        res.writeHead(200, { 'cache-control': 'no-store' });
+        res.end('late');
+        finished();
+      }, 200);
+    });
+    const seen: string[] = [];
+    await new Promise<void>((resolve) => {
+      const stream = session.request({ ':method': 'GET', ':path': path });
+      stream.on('headers', (h) => {
+        seen.push(String(h[':status']));
+        stream.close(0x8); // RST_STREAM CANCEL (RFC 9113 §7)
+      });
+      stream.on('close', () => resolve());
+      stream.on('error', () => undefined);
+      stream.end();
+    });
+    assert.deepEqual(seen, ['103']);
+    await originDone;
+    const after = uniquePath('h2-after-reset');
+    origin.handle(after, (_req, res) => void res.writeHead(200, { 'cache-control': 'no-store' }).end('still here'));
+    const r = await get(session, after);
+    assert.deepEqual(r.order, ['200']);
+    assert.equal(r.body, 'still here');
+  });
 });
