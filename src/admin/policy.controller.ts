@@ -6,7 +6,9 @@ import { MemoryTier } from '../cache/memory.tier';
 import { TieredCache } from '../cache/tiered-cache';
 import type { TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
+import type { ResponseFields } from '../http-cache/headers';
 import { currentAge, reuse } from '../http-cache/reuse';
+import { freshnessFrom } from '../http-cache/store-decision';
 import { varySelector } from '../http-cache/vary';
 import { cookieKeyField, cookieValue, keyTarget } from '../policy/cache-key';
 import { hostOf, matchRule, servesHost } from '../policy/policy';
@@ -78,6 +80,14 @@ export class PolicyController {
     if (rule?.pass) return { ...base, rule: ruleOut, key: keyOut, tiers: [], verdict: { serve: 'pass', why: `rule ${rule.label} says pass: never cached, never coalesced` } };
 
     const now = Date.now();
+    // Which instruction each stored object's freshness came from (RFC 9213 §2.1 targeted fields,
+    // the rule, or Cache-Control), by the precedence storing used.
+    const surrogateName = reverse ? this.config.cache.name : null;
+    const from = (o: CachedResponse) => {
+      const f = freshnessFrom(o.status, fieldsOf(o.headers), surrogateName, o.responseTime, this.config.cache, rule);
+      return f.field === 'rule' ? { ...f, rule: rule?.label ?? null } : f;
+    };
+    const describeObject = (o: CachedResponse, at: number) => ({ ...describeStored(o, at), freshnessFrom: from(o) });
     const tiers: unknown[] = [];
     let found: { obj: CachedResponse; tier: string } | null = null;
     let selector = '';
@@ -130,7 +140,18 @@ function seconds(ms: number | null): number | null {
   return ms === null ? null : ms / 1000;
 }
 
-function describeObject(o: CachedResponse, now: number) {
+/** A stored header list ([name, value, …], delivery slots last) as fields; repeated names become arrays. */
+function fieldsOf(list: readonly string[]): ResponseFields {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    const name = list[i]!;
+    const prev = out[name];
+    out[name] = prev === undefined ? list[i + 1]! : Array.isArray(prev) ? [...prev, list[i + 1]!] : [prev, list[i + 1]!];
+  }
+  return out;
+}
+
+function describeStored(o: CachedResponse, now: number) {
   const age = currentAge(o, now);
   return {
     status: o.status,

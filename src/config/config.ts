@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { parseSniCerts, SniCertFiles } from '../tls/sni';
 import {
   CidrList,
   ConfigError,
@@ -75,6 +76,8 @@ export interface TlsConfig {
   port: number | null;
   certFile: string | null;
   keyFile: string | null;
+  /** TLS_SNI_CERTS: certificates chosen by the client's server name on TLS_PORT, first match wins. */
+  sniCerts: readonly SniCertFiles[];
   /** INTERCEPT: CONNECT tunnels carrying TLS are terminated with a certificate from Tiercel's CA. */
   intercept: boolean;
   caCertFile: string | null;
@@ -239,6 +242,10 @@ function loadTlsConfig(env: Env): TlsConfig {
   if (port !== null && (certFile === null || keyFile === null)) {
     throw new ConfigError(certFile === null ? 'TLS_CERT' : 'TLS_KEY', '', 'a PEM file path: TLS_PORT needs TLS_CERT and TLS_KEY');
   }
+  const sniRaw = env.TLS_SNI_CERTS?.trim() ?? '';
+  const sni = parseSniCerts(sniRaw);
+  if (!Array.isArray(sni)) throw new ConfigError('TLS_SNI_CERTS', sniRaw, `comma-separated <host glob>=<cert file>:<key file> (${sni.error})`);
+  if (sni.length > 0 && port === null) throw new ConfigError('TLS_SNI_CERTS', sniRaw, 'TLS_PORT set too: the certificates are for the TLS data port');
   const caCertFile = optionalFile(env, 'CA_CERT');
   const caKeyFile = optionalFile(env, 'CA_KEY');
   if ((caCertFile === null) !== (caKeyFile === null)) {
@@ -252,6 +259,7 @@ function loadTlsConfig(env: Env): TlsConfig {
     port,
     certFile,
     keyFile,
+    sniCerts: sni,
     intercept: read(env, 'INTERCEPT', 'false', parseBool),
     caCertFile,
     caKeyFile,
@@ -274,7 +282,7 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'REDIS_ENABLED', 'REDIS_URL', 'REDIS_ADDR', 'REDIS_PASSWORD', 'REDIS_DB', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER',
   'REDIS_SENTINEL_PASSWORD', 'REDIS_CLUSTER_NODES', 'REDIS_KEY_PREFIX', 'REDIS_TIMEOUT', 'REDIS_MAX_OBJECT_SIZE',
   'REDIS_BREAKER_THRESHOLD', 'REDIS_BREAKER_COOLDOWN', 'REDIS_LEASE_TTL', 'TIERCEL_CONFIG',
-  'TLS_PORT', 'TLS_CERT', 'TLS_KEY', 'INTERCEPT', 'INTERCEPT_EXCLUDE', 'INTERCEPT_CERT_CACHE', 'CA_CERT', 'CA_KEY', 'DATA_DIR',
+  'TLS_PORT', 'TLS_CERT', 'TLS_KEY', 'TLS_SNI_CERTS', 'INTERCEPT', 'INTERCEPT_EXCLUDE', 'INTERCEPT_CERT_CACHE', 'CA_CERT', 'CA_KEY', 'DATA_DIR',
   'UPSTREAM_CA', 'UPSTREAM_TLS_INSECURE',
 ];
 

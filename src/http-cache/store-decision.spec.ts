@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCacheControl } from './cache-control';
-import { contentLength, decideStore, StoreDecisionInputs } from './store-decision';
+import { contentLength, decideStore, freshnessFrom, RuleFreshness, StoreDecisionInputs } from './store-decision';
 
 const T = Date.UTC(2026, 11, 1, 12, 0, 0);
 const POLICY = { heuristicMaxMs: 86_400_000, defaultTtlMs: 0 };
@@ -23,6 +23,34 @@ describe('store decision (RFC 9111 §3)', () => {
     // A targeted field without freshness: Expires is ignored with Cache-Control.
     const noTtl = decideStore(inputs({ fields: { expires: new Date(T + 3600_000).toUTCString(), date: new Date(T).toUTCString(), 'cdn-cache-control': 'must-revalidate' }, surrogateName: 'tiercel' }), POLICY);
     assert.equal(noTtl.freshness.source, 'none');
+  });
+
+  it('names what decided freshness: a rule with override above the targeted fields, a plain ttl only below them', () => {
+    const fields = { 'cache-control': 'max-age=600', 'cdn-cache-control': 'max-age=120', 'tiercel-cache-control': 'max-age=30' };
+    const override: RuleFreshness = { ttlMs: 5_000, override: true, statusTtlMs: null, graceMs: 0 };
+    const ttlOnly: RuleFreshness = { ...override, override: false };
+    assert.equal(decideStore(inputs({ fields, surrogateName: 'tiercel' }), POLICY).governedBy, 'tiercel-cache-control');
+    const o = decideStore(inputs({ fields, surrogateName: 'tiercel', rule: override }), POLICY);
+    assert.equal(o.governedBy, 'rule');
+    assert.equal(o.freshness.lifetimeMs, 5_000);
+    const t = decideStore(inputs({ fields, surrogateName: 'tiercel', rule: ttlOnly }), POLICY);
+    assert.equal(t.governedBy, 'tiercel-cache-control');
+    assert.equal(t.freshness.lifetimeMs, 30_000);
+    // The ttl fills in only where the origin gave no explicit freshness, targeted or not.
+    const bare = decideStore(inputs({ fields: { 'cdn-cache-control': 'public' }, surrogateName: 'tiercel', rule: ttlOnly }), POLICY);
+    assert.equal(bare.governedBy, 'rule');
+    assert.equal(decideStore(inputs({ fields: { 'cache-control': 'max-age=60' }, surrogateName: 'tiercel' }), POLICY).governedBy, 'cache-control');
+  });
+
+  it('freshnessFrom recomputes the governing field and its value from stored fields', () => {
+    const fields = { 'cache-control': 'max-age=600', 'cdn-cache-control': ['max-age=120', 'stale-if-error=60'], 'tiercel-cache-control': 'max-age=30' };
+    assert.deepEqual(freshnessFrom(200, fields, 'tiercel', T, POLICY, null), { field: 'tiercel-cache-control', value: 'max-age=30', source: 'max-age', lifetimeSeconds: 30 });
+    // An invalid own field (RFC 9213 §2.2) hands over to the next one in the target list.
+    assert.deepEqual(freshnessFrom(200, { ...fields, 'tiercel-cache-control': 'max-age="30"' }, 'tiercel', T, POLICY, null),
+      { field: 'cdn-cache-control', value: 'max-age=120, stale-if-error=60', source: 'max-age', lifetimeSeconds: 120 });
+    assert.deepEqual(freshnessFrom(200, fields, null, T, POLICY, null), { field: 'cache-control', value: 'max-age=600', source: 'max-age', lifetimeSeconds: 600 });
+    assert.deepEqual(freshnessFrom(200, fields, 'tiercel', T, POLICY, { ttlMs: 5_000, override: true, statusTtlMs: null, graceMs: 0 }),
+      { field: 'rule', value: null, source: 'rule', lifetimeSeconds: 5 });
   });
 
   it('forward mode (no surrogate name): targeted fields are not for Tiercel', () => {

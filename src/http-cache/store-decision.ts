@@ -31,7 +31,10 @@ export interface StoreDecisionInputs {
 export interface StoreDecision {
   refusal: StoreRefusal | 'too-large' | null;
   responseCc: CacheControl;
-  /** The field whose directives governed: cache-control, surrogate-control or a targeted field. */
+  /**
+   * What decided the stored freshness (freshnessGovernor): `rule`, or the field whose directives
+   * governed: cache-control, surrogate-control or a targeted field.
+   */
   governedBy: string;
   vary: ParsedVary;
   freshness: Freshness;
@@ -86,6 +89,43 @@ export interface RuleFreshness {
 }
 
 const ORIGIN_EXPLICIT = new Set(['s-maxage', 'max-age', 'expires']);
+
+/**
+ * What decided a stored response's freshness: `rule` when the operator's rule set it (an
+ * `override: true` rule above every origin field, or a ttl where the origin gave no explicit
+ * freshness), else the field whose directives were followed (`<CACHE_NAME>-cache-control`,
+ * `cdn-cache-control`, `surrogate-control`, `cache-control`). RFC 9213 §2.1: when a targeted
+ * field with a valid value is present the cache "MUST ignore the Cache-Control and Expires header
+ * fields", so the targeted field governs even where it only says `public` and freshness ends up
+ * heuristic.
+ */
+export function freshnessGovernor(origin: GoverningDirectives, freshness: Freshness): string {
+  return freshness.source === 'rule' ? 'rule' : origin.field;
+}
+
+/** The governing instruction as explain shows it: the field and its value as received, or the rule. */
+export interface FreshnessFrom {
+  /** `rule`, or a lower-case field name (freshnessGovernor). */
+  field: string;
+  /** The field's value as received (lines joined with `, `); null for `rule` or an absent Cache-Control. */
+  value: string | null;
+  /** Which part of it set the lifetime (s-maxage, max-age, expires, heuristic, default-ttl, rule, none). */
+  source: Freshness['source'];
+  lifetimeSeconds: number;
+}
+
+/**
+ * Recomputes, from a stored response's own fields, the instruction its freshness came from, by
+ * the same precedence storing used (storedFreshness), so an operator can see which field or rule
+ * a stored object answers to.
+ */
+export function freshnessFrom(status: number, fields: ResponseFields, surrogateName: string | null, responseTime: number, policy: FreshnessPolicy, rule: RuleFreshness | null): FreshnessFrom {
+  const origin = responseDirectives(fields, surrogateName);
+  const { freshness } = storedFreshness(status, fields, origin, responseTime, policy, rule);
+  const field = freshnessGovernor(origin, freshness);
+  const raw = field === 'rule' ? undefined : fields[field];
+  return { field, value: raw === undefined ? null : Array.isArray(raw) ? raw.join(', ') : raw, source: freshness.source, lifetimeSeconds: Math.floor(freshness.lifetimeMs / 1000) };
+}
 
 /**
  * The directives and freshness a response is stored under, in this order of precedence:
@@ -144,7 +184,7 @@ export function decideStore(i: StoreDecisionInputs, policy: FreshnessPolicy): St
   });
   const length = contentLength(i.fields['content-length']);
   if (refusal === null && length !== null && length > i.maxObjectBytes) refusal = 'too-large';
-  return { refusal, responseCc, governedBy: directives.field, vary, freshness };
+  return { refusal, responseCc, governedBy: freshnessGovernor(directives, freshness), vary, freshness };
 }
 
 /** Content-Length as a number; null when absent or not a plain decimal (RFC 9110 §8.6). */

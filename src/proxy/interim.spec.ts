@@ -20,6 +20,17 @@ describe('forwardInterim (RFC 9110 §15.2)', () => {
     assert.deepEqual(t.written, [['102']]);
   });
 
+  it('on an HTTP/2 stream (no writeProcessing), a 102 is an informational HEADERS frame; none on a destroyed stream', () => {
+    const frames: unknown[] = [];
+    const h2 = (destroyed: boolean): InterimTarget => ({ headersSent: false, writableEnded: false, writeEarlyHints: () => undefined, stream: { destroyed, additionalHeaders: (h) => void frames.push(h) } });
+    assert.equal(forwardInterim(h2(false), false, 102, {}), true);
+    assert.deepEqual(frames, [{ ':status': 102 }]);
+    assert.equal(forwardInterim(h2(true), false, 102, {}), false);
+    const throwing: InterimTarget = { headersSent: false, writableEnded: false, writeEarlyHints: () => undefined, stream: { additionalHeaders: () => { throw new Error('ERR_HTTP2_INVALID_STREAM'); } } };
+    assert.equal(forwardInterim(throwing, false, 102, {}), false);
+    assert.deepEqual(frames, [{ ':status': 102 }]);
+  });
+
   it('never to an HTTP/1.0 client, nor after the final head, nor 100/101/unknown codes, nor a 103 without Link', () => {
     assert.equal(forwardInterim(target(), true, 103, { link: '</a>' }), false);
     assert.equal(forwardInterim(target(true), false, 103, { link: '</a>' }), false);

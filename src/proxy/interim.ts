@@ -3,13 +3,16 @@ import { connectionTokens, isHopByHop } from '../http-cache/headers';
 /**
  * What an interim response is written to: node:http's ServerResponse and HTTP/2's compatibility
  * Http2ServerResponse both have writeEarlyHints; 102 needs writeProcessing (HTTP/1.1) or, on an
- * HTTP/2 stream, a caller-supplied equivalent.
+ * HTTP/2 stream, an informational HEADERS frame (RFC 9113 §8.1: a response may begin with "zero
+ * or more HEADERS frames ... containing the message headers of informational (1xx) HTTP
+ * responses"), which Http2ServerResponse has no method for but its stream does.
  */
 export interface InterimTarget {
   readonly headersSent: boolean;
   readonly writableEnded: boolean;
   writeEarlyHints(hints: Record<string, string | string[]>): void;
   writeProcessing?(): void;
+  readonly stream?: { additionalHeaders?(headers: Record<string, string | number>): void; readonly destroyed?: boolean };
 }
 
 /**
@@ -26,9 +29,19 @@ export interface InterimTarget {
 export function forwardInterim(res: InterimTarget, clientIsHttp10: boolean, status: number, headers: Record<string, string | string[] | undefined>): boolean {
   if (clientIsHttp10 || res.headersSent || res.writableEnded) return false;
   if (status === 102) {
-    if (res.writeProcessing === undefined) return false;
-    res.writeProcessing();
-    return true;
+    if (res.writeProcessing !== undefined) {
+      res.writeProcessing();
+      return true;
+    }
+    const stream = res.stream;
+    if (stream?.additionalHeaders === undefined || stream.destroyed === true) return false;
+    try {
+      stream.additionalHeaders({ ':status': 102 });
+      return true;
+    } catch {
+      // A stream closing under us: the interim response is lost, the final one is not.
+      return false;
+    }
   }
   if (status !== 103) return false;
   const extra = connectionTokens(headers.connection);

@@ -3,10 +3,12 @@ import { readFile } from 'node:fs/promises';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Http2SecureServer, ServerHttp2Session } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
+import { createSecureContext, SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { LOGGER } from '../common/logger';
 import type { TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
+import { sniChooser } from '../tls/sni';
 import { RequestCounters } from '../telemetry/request-counters';
 import { ConnectTunnel } from './connect-tunnel';
 import { createHttpsServer, HttpsServerTls } from './interception';
@@ -26,6 +28,8 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
   /** TLS connections and HTTP/2 sessions of both HTTPS servers, closed at shutdown. */
   private readonly tlsSockets = new Set<Socket>();
   private readonly sessions = new Set<ServerHttp2Session>();
+  /** TLS_SNI_CERTS, loaded: the context for a server name, undefined for the default certificate. */
+  private sniContext: (servername: string | undefined) => SecureContext | undefined = () => undefined;
   private draining = false;
 
   constructor(
@@ -96,6 +100,22 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
     return { cert, key };
   }
 
+  /**
+   * Reads every TLS_SNI_CERTS pair and makes its context; any file that does not load or pair
+   * refuses the whole set, so a reload never leaves some names on old certificates and others on new.
+   */
+  private async sniContexts(): Promise<(servername: string | undefined) => SecureContext | undefined> {
+    const entries = await Promise.all(this.config.tls.sniCerts.map(async (e) => {
+      try {
+        const [cert, key] = await Promise.all([readFile(e.certFile), readFile(e.keyFile)]);
+        return { hosts: e.hosts, value: createSecureContext({ cert, key, minVersion: 'TLSv1.2' }) };
+      } catch (err) {
+        throw new Error(`TLS_SNI_CERTS ${e.hosts}: ${(err as Error).message}`);
+      }
+    }));
+    return sniChooser(entries);
+  }
+
   private async listenTls(port: number): Promise<void> {
     let files: { cert: Buffer; key: Buffer };
     try {
@@ -103,7 +123,19 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
     } catch (err) {
       throw Object.assign(new Error(`TLS_CERT/TLS_KEY: ${(err as Error).message}`), { variable: 'TLS_CERT' });
     }
-    const server = this.https(files);
+    if (this.config.tls.sniCerts.length > 0) {
+      try {
+        this.sniContext = await this.sniContexts();
+      } catch (err) {
+        throw Object.assign(err as Error, { variable: 'TLS_SNI_CERTS' });
+      }
+    }
+    // With no TLS_SNI_CERTS there is no SNICallback: the handshake stays as it was.
+    const server = this.https(this.config.tls.sniCerts.length === 0 ? files : {
+      ...files,
+      // No match (or no server name) gives the default context, TLS_CERT/TLS_KEY.
+      SNICallback: (servername, cb) => cb(null, this.sniContext(servername)),
+    });
     this.tlsServer = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException & { variable?: string }) => {
@@ -119,14 +151,18 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   /**
-   * SIGHUP: TLS_CERT and TLS_KEY are read again and used for new handshakes; open connections
-   * keep theirs. A file that does not load leaves the current certificate in place.
+   * SIGHUP: TLS_CERT and TLS_KEY, and every TLS_SNI_CERTS pair, are read again and used for new
+   * handshakes; open connections keep theirs. If any file does not load, every certificate in
+   * place stays.
    */
   async reloadCertificates(): Promise<void> {
     const server = this.tlsServer;
     if (server === null) return;
     const files = await this.tlsFiles();
+    const sni = this.config.tls.sniCerts.length > 0 ? await this.sniContexts() : null;
+    // Every SNI pair has loaded; a default pair that does not load throws here, before any swap.
     server.setSecureContext({ ...files, minVersion: 'TLSv1.2' });
+    if (sni !== null) this.sniContext = sni;
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -10,7 +10,7 @@ import { LeafCertificates, loadCa } from './certificate-authority';
 
 const silent = { warn() {}, info() {} } as never;
 const cfg = (over: Partial<TlsConfig>): TlsConfig => ({
-  port: null, certFile: null, keyFile: null, intercept: true, caCertFile: null, caKeyFile: null, dataDir: mkdtempSync(join(tmpdir(), 'tiercel-ca-')),
+  port: null, certFile: null, keyFile: null, sniCerts: [], intercept: true, caCertFile: null, caKeyFile: null, dataDir: mkdtempSync(join(tmpdir(), 'tiercel-ca-')),
   interceptExclude: [], leafCacheSize: 10, upstreamCaFile: null, upstreamInsecure: false, ...over,
 });
 

@@ -29,13 +29,13 @@ export async function makeCa(dir: string, name = 'Test Origin CA'): Promise<Pki>
   return { dir, caCert, caKey };
 }
 
-/** A leaf for localhost and 127.0.0.1 signed by the CA; returns the cert (chain) and key files. */
-export async function makeLeaf(pki: Pki, name: string): Promise<{ cert: string; key: string }> {
+/** A leaf for localhost and 127.0.0.1 (or the given subjectAltName list) signed by the CA; returns the cert (chain) and key files. */
+export async function makeLeaf(pki: Pki, name: string, subjectAltName = 'DNS:localhost,IP:127.0.0.1'): Promise<{ cert: string; key: string }> {
   const key = join(pki.dir, `${name}.key`);
   const csr = join(pki.dir, `${name}.csr`);
   const cert = join(pki.dir, `${name}.crt`);
   const ext = join(pki.dir, `${name}.ext`);
-  writeFileSync(ext, 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+  writeFileSync(ext, `subjectAltName=${subjectAltName}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`);
   await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`]);
   await run('openssl', ['x509', '-req', '-in', csr, '-CA', pki.caCert, '-CAkey', pki.caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext]);
   return { cert, key };
