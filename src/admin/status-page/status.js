@@ -287,7 +287,7 @@
       show('l2-hits', `${int(l2.hits)} / ${int(l2.misses)}`);
       show('l2-errors', `${int(l2.errors)}${l2.skipped ? `, ${int(l2.skipped)} skipped` : ''}`, l2.errors);
       const m = l2.memory;
-      show('l2-memory', m ? `${bytes(m.usedMemory)}${m.maxMemory > 0 ? ` of ${bytes(m.maxMemory)}` : ' (no maxmemory)'}` : l2.state === 'ok' ? 'reading…' : 'unknown', m?.usedMemory);
+      show('l2-memory', m ? `${bytes(m.usedMemory)}${m.maxMemory > 0 ? ` of ${bytes(m.maxMemory)}` : ', no limit'}` : l2.state === 'ok' ? 'reading…' : 'unknown', m?.usedMemory);
       show('l2-evicted', m ? int(m.evictedKeys) : '—');
       if (m && m.maxMemory > 0) $('l2-meter').value = m.usedMemory / m.maxMemory;
     }
@@ -345,13 +345,13 @@
       box.replaceChildren(para);
       return;
     }
-    add('file', p.file, 'wrap');
+    add('file', p.file);
     add('hash', p.hash ? p.hash.slice(0, 16) : '—', 'mono');
     add('loaded', p.loadedAt ? new Date(p.loadedAt).toLocaleString('en-GB') : '—');
-    add('rules', p.rules.length ? p.rules.join(', ') : 'none', 'wrap');
-    add('hosts', p.hosts === null ? 'any' : p.hosts.join(', '), 'wrap');
+    add('rules', p.rules.length ? p.rules.join(', ') : 'none');
+    add('hosts', p.hosts === null ? 'any' : p.hosts.join(', '));
     add('reloads', `${p.reloads.ok} ok, ${p.reloads.failed} refused`);
-    if (p.lastError) add('last error', p.lastError, 'bad wrap');
+    if (p.lastError) add('last error', p.lastError, 'bad');
     box.replaceChildren(dl);
     box.querySelector('.mono')?.setAttribute('title', p.hash ?? '');
   }
