@@ -2,8 +2,9 @@
 // by playwright-core): against a Tiercel process with L2 on a real redis-server, tracing to a
 // local OTLP sink, a policy file and steady load from this test, the page shows live numbers
 // that agree with /stats, a slow request appears with its trace id, the filter narrows the
-// rows, the CSP lets the page run and nothing else; with L2, tracing, metrics and the policy
-// off (forward mode with interception) it still runs and says what is off, and offers the CA.
+// rows, a hostile path stays text, the CSP lets the page run and nothing else, and L2 turns
+// degraded when Redis dies; with L2, tracing, metrics and the policy off (forward mode with
+// interception) it still runs and says what is off, and offers the CA.
 import assert from 'node:assert/strict';
 import { Agent, createServer, request, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -274,6 +275,21 @@ describe('the status page, with L2, tracing, a policy and load', () => {
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true });
 
+      // A path from a hostile client is shown as text: markup in it is never parsed.
+      const hostile = `/slow-page/<img/src=x/onerror=document.title='owned'>${Date.now()}`;
+      const hostileDone = new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: t!.proxyPort, path: hostile }, (res) => {
+          res.resume();
+          res.once('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.once('error', reject);
+        req.end();
+      });
+      assert.equal(await hostileDone, 200);
+      await until('the hostile path among the slowest', async () => ((await page.textContent('#slowest tbody')) ?? '').includes(hostile));
+      assert.equal((await page.$$('main img')).length, 0, 'no element made from a path');
+      assert.doesNotMatch(await page.title(), /owned/);
+
       // Stopped load: the page's figure since start is /stats' own.
       await load.stop();
       const final = await stats(t!);
@@ -283,6 +299,27 @@ describe('the status page, with L2, tracing, a policy and load', () => {
     } finally {
       await load.stop();
       await context.close();
+    }
+  });
+
+  test('says L2 is degraded once Redis is gone', async () => {
+    const page = await browser!.newPage();
+    try {
+      const problems = watchConsole(page);
+      await page.goto(`http://127.0.0.1:${t!.adminPort}/`);
+      await until('L2 ok', async () => (await page.textContent('#l2-state')) === 'ok');
+      redis.signal('SIGKILL');
+      await until('/stats to say degraded', async () => (await stats(t!)).l2?.state === 'degraded');
+      await until('the page to say degraded', async () => (await page.textContent('#l2-state')) === 'degraded');
+      assert.equal(await page.getAttribute('#l2-state', 'class'), 'badge warn');
+      assert.notEqual(await page.textContent('#l2-connection'), 'ready');
+      // A request still works (from L1 and the origin), and the page keeps polling.
+      assert.equal((await fetch(`http://127.0.0.1:${t!.proxyPort}/hot/1`)).status, 200);
+      assert.match((await page.textContent('#live-text')) ?? '', /^live/);
+      // No page error while L2 is away.
+      assert.deepEqual(problems, []);
+    } finally {
+      await page.close();
     }
   });
 });
