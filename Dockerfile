@@ -28,6 +28,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
 COPY docs/runbook.md ./docs/runbook.md
+# The status page's HTML, CSS and JavaScript, served on the admin port at / as they are.
+COPY src/admin/status-page ./src/admin/status-page
 USER node
 EXPOSE 8080 9464
 # Liveness on the admin port; exec form, so ADMIN_PORT comes from the container's environment.

@@ -4,6 +4,8 @@ import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { adminSecurityHeaders } from './admin/security-headers';
 import { AppModule } from './app.module';
 import { createLogger, PinoNestLogger } from './common/logger';
 import { TIERCEL_VERSION } from './common/version';
@@ -52,7 +54,10 @@ export async function startTiercel(env: Record<string, string | undefined> = pro
   const telemetry = o.telemetry ?? NO_TELEMETRY;
   config.telemetry.tracing = telemetry.tracing;
   const log = o.logger ?? createLogger(config.logLevel, config.instanceId);
-  const app = await NestFactory.create(AppModule.forRoot(config, log, telemetry, policy, reloaders), { logger: new PinoNestLogger(log), bodyParser: true });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, log, telemetry, policy, reloaders), { logger: new PinoNestLogger(log), bodyParser: true });
+  // The admin port names no framework, and every answer (404s too) carries the security headers.
+  app.disable('x-powered-by');
+  app.use(adminSecurityHeaders);
   try {
     await app.listen(config.admin.port, config.admin.host);
   } catch (err) {

@@ -9,10 +9,11 @@ import { HealthController } from './health.controller';
 import { PolicyController } from './policy.controller';
 import { RunbookController } from './runbook.controller';
 import { StatsController } from './stats.controller';
+import { StatusPageController } from './status-page.controller';
 
-/** The control plane on ADMIN_PORT: health, readiness, stats and the interception CA's certificate, as Nest controllers. */
+/** The control plane on ADMIN_PORT: the status page, health, readiness, stats and the interception CA's certificate, as Nest controllers. */
 @Module({
   imports: [CacheModule, ProxyModule, InvalidationModule, TelemetryModule, TlsModule],
-  controllers: [HealthController, StatsController, PolicyController, RunbookController, CaController],
+  controllers: [StatusPageController, HealthController, StatsController, PolicyController, RunbookController, CaController],
 })
 export class AdminModule {}

@@ -137,6 +137,21 @@ export class HotPathMetrics implements MetricProducer {
     h.record(seconds);
   }
 
+  /** Every origin response's wait, all statuses in one histogram (seconds), for /stats. */
+  originWait(): { boundaries: readonly number[]; counts: number[]; count: number; sumSeconds: number; status5xx: number } {
+    const counts = new Array<number>(REQUEST_BUCKETS.length + 1).fill(0);
+    let count = 0;
+    let sum = 0;
+    let status5xx = 0;
+    for (const [status, h] of this.originDurations) {
+      for (let i = 0; i < counts.length; i++) counts[i]! += h.counts[i]!;
+      count += h.count;
+      sum += h.sum;
+      if (status >= 500) status5xx += h.count;
+    }
+    return { boundaries: REQUEST_BUCKETS, counts, count, sumSeconds: sum, status5xx };
+  }
+
   async collect(): Promise<CollectionResult> {
     const end = hrTime(performance.timeOrigin + performance.now());
     const point = <T>(attributes: Attributes, value: T): DataPoint<T> => ({ startTime: this.startTime, endTime: end, attributes, value });

@@ -14,6 +14,8 @@ export type FillResult = (typeof FILL_RESULTS)[number];
 
 /** What /stats shows, computed from the same counters as /metrics. */
 export interface RequestStats {
+  /** Every finished request on the data port, whatever answered it. */
+  requests: number;
   hits: number;
   misses: number;
   l1Hits: number;
@@ -126,11 +128,16 @@ export class RequestCounters {
 
   stats(): RequestStats {
     let misses = 0;
-    for (let i = 1; i < this.records.length; i += 2) misses += this.records[i]!;
+    let requests = 0;
+    for (let i = 0; i < this.records.length; i++) {
+      requests += this.records[i]!;
+      if (i % 2 === 1) misses += this.records[i]!;
+    }
     const l1Hits = this.phase('hit', 'l1') + this.phase('stale', 'l1');
     const l2Hits = this.phase('hit', 'l2') + this.phase('stale', 'l2');
     const hits = l1Hits + l2Hits;
     return {
+      requests,
       hits,
       misses,
       l1Hits,

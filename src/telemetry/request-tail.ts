@@ -98,7 +98,8 @@ interface Listener {
 
 /**
  * The live request tail behind GET /admin/tail: every finished request offered to every
- * listener whose filter it passes, as one JSON line. Nobody listening costs one boolean test
+ * listener whose filter it passes, as one JSON line, and to every in-process observer (the
+ * status page's recent requests) as the line itself. Nobody listening costs one boolean test
  * per request. A listener that reads slower than requests finish is dropped once
  * `maxBufferedBytes` are waiting for it, never buffered without bound.
  */
@@ -106,6 +107,7 @@ export class RequestTail {
   /** Read on every request: true while anyone listens. */
   listening = false;
   private readonly listeners = new Set<Listener>();
+  private readonly observers = new Set<(line: AccessLine) => void>();
   /** Listeners cut off for reading too slowly, since start. */
   dropped = 0;
 
@@ -124,12 +126,27 @@ export class RequestTail {
     return () => this.remove(l);
   }
 
+  /**
+   * An in-process reader of every finished request, given the line object (no JSON made for
+   * it). It runs on the request path: it does little, and copies what it keeps. The returned
+   * function removes it.
+   */
+  observe(fn: (line: AccessLine) => void): () => void {
+    this.observers.add(fn);
+    this.listening = true;
+    return () => {
+      this.observers.delete(fn);
+      this.listening = this.listeners.size > 0 || this.observers.size > 0;
+    };
+  }
+
   private remove(l: Listener): void {
     this.listeners.delete(l);
-    this.listening = this.listeners.size > 0;
+    this.listening = this.listeners.size > 0 || this.observers.size > 0;
   }
 
   publish(line: AccessLine): void {
+    for (const o of this.observers) o(line);
     let json: string | null = null;
     for (const l of this.listeners) {
       if (!tailMatches(l.filter, line)) continue;

@@ -8,6 +8,8 @@ import { InvalidationModule } from '../invalidation/invalidation.module';
 import type { TelemetryHandle } from './otel-sdk';
 import { MetricsController } from './metrics.controller';
 import { RequestCounters } from './request-counters';
+import { RecentController } from './recent.controller';
+import { RecentRequests } from './recent-requests';
 import { RequestTail } from './request-tail';
 import { RequestTelemetry } from './request-telemetry';
 import { TailController } from './tail.controller';
@@ -24,13 +26,14 @@ import { TiercelMetrics } from './tiercel-metrics';
     { provide: RequestCounters, inject: [TELEMETRY_HANDLE], useFactory: (t: TelemetryHandle) => t.hot?.counters ?? new RequestCounters() },
     TiercelMetrics,
     { provide: RequestTail, useFactory: () => new RequestTail() },
+    { provide: RecentRequests, inject: [RequestTail], useFactory: (tail: RequestTail) => new RecentRequests(tail) },
     {
       provide: RequestTelemetry,
       inject: [TIERCEL_CONFIG, TELEMETRY_HANDLE, RequestCounters, LOGGER, RequestTail],
       useFactory: (c: TiercelConfig, t: TelemetryHandle, counters: RequestCounters, log: Logger, tail: RequestTail) => new RequestTelemetry(c, t.hot, counters, log, tail),
     },
   ],
-  controllers: [MetricsController, TailController],
-  exports: [RequestTelemetry, TiercelMetrics, RequestCounters, RequestTail],
+  controllers: [MetricsController, TailController, RecentController],
+  exports: [RequestTelemetry, TiercelMetrics, RequestCounters, RequestTail, RecentRequests],
 })
 export class TelemetryModule {}

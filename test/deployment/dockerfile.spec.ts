@@ -97,8 +97,8 @@ describe('Dockerfile', () => {
     const copies = steps(runtime, 'COPY');
     const fromBuild = copies.filter((c) => c.args.startsWith('--from='));
     assert.deepEqual(fromBuild.map((c) => c.args), ['--from=build /app/dist/src ./dist/src']);
-    // From the context: the manifests, and the runbook the admin port serves as /runbook.
-    assert.deepEqual(copies.filter((x) => !x.args.startsWith('--from=')).map((c) => c.args), ['package.json package-lock.json ./', 'docs/runbook.md ./docs/runbook.md']);
+    // From the context: the manifests, the runbook the admin port serves as /runbook, and the status page it serves at /.
+    assert.deepEqual(copies.filter((x) => !x.args.startsWith('--from=')).map((c) => c.args), ['package.json package-lock.json ./', 'docs/runbook.md ./docs/runbook.md', 'src/admin/status-page ./src/admin/status-page']);
   });
 
   it('runs as a non-root user, under tini, with a healthcheck on /healthz, and listens beyond loopback', () => {
@@ -257,6 +257,10 @@ describe('Dockerfile stages carried out in temporary directories', () => {
     assert.equal(b.headers['x-cache'], 'HIT');
     const metrics = await send(adminPort, '/metrics');
     assert.match(metrics.body, /^tiercel_requests_total\{[^}]*tier="l1"[^}]*\} 1/m, 'the OpenTelemetry Prometheus exporter works with production dependencies only');
+    const page = await send(adminPort, '/');
+    assert.equal(page.status, 200, 'the image serves the status page');
+    assert.match(page.body, /<script src="status-page\/status\.js"/);
+    assert.equal((await send(adminPort, '/status-page/status.js')).status, 200);
 
     child.kill('SIGTERM'); // to tini, which forwards it to node
     assert.equal(await exited, 0, out);
