@@ -24,7 +24,9 @@ export class StatsController {
   get() {
     const s = this.counters.stats();
     const l1 = this.l1.stats();
-    const l2 = this.cache.health().find((h) => h.name === 'l2');
+    const health = this.cache.health();
+    const l2 = health.find((h) => h.name === 'l2');
+    const peers = health.find((h) => h.name === 'l1-peers');
     const l2d = l2?.details as Record<string, number> | undefined;
     const byKind = this.invalidation.byKind();
     return {
@@ -52,6 +54,8 @@ export class StatsController {
       openConnections: this.counters.openConnections,
       activeRequests: this.counters.activeRequests,
       l1: { entries: l1.entries, bytes: l1.bytes, capacityBytes: l1.capacityBytes, evictions: l1.evictions },
+      // With several workers: this worker's misses looked up in the others' L1 (lookups), and found there (hits).
+      ...(peers === undefined ? {} : { l1Peers: peers.details }),
       l2: l2 === undefined ? null : { state: l2.state, ...l2.details },
       bus: this.invalidation.busStats(),
       policy: this.policy.describe(),

@@ -19,6 +19,8 @@ export interface GatewayHost {
   workers(): GatewayWorker[];
   restarts(): number;
   readonly stopping: boolean;
+  /** Until every worker has started once: not ready. */
+  readonly starting: boolean;
   /** After the first worker accepted a policy file: the same file in every other worker. */
   reloadPolicyInOthers(first: number): Promise<{ worker: number; ok: boolean; error?: string }[]>;
 }
@@ -96,7 +98,7 @@ export class AdminGateway {
     if (req.method === 'GET' && path === '/stats') return this.stats(res);
     if (req.method === 'GET' && path === '/metrics') return this.metrics(req, res);
     if (req.method === 'GET' && path === '/admin/tail') return this.tail(req, res);
-    if (path === '/readyz' && this.host.stopping) return reply(res, 503, { status: 'not-ready' });
+    if (path === '/readyz' && (this.host.stopping || this.host.starting)) return reply(res, 503, { status: 'not-ready' });
     if (req.method === 'POST' && path === '/admin/reload') return this.reload(req, res, body);
     return this.forward(req, res, body);
   }

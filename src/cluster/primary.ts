@@ -76,6 +76,9 @@ export async function runPrimary(config: TiercelConfig, log: Logger): Promise<vo
     get stopping() {
       return stopping;
     },
+    get starting() {
+      return !started;
+    },
     reloadPolicyInOthers: async (first) => {
       const out: { worker: number; ok: boolean; error?: string }[] = [];
       for (const s of slots) {
