@@ -327,8 +327,8 @@ function readBody(req: IncomingMessage): Promise<Buffer | null> {
   });
 }
 
-/** Keys whose values are the same fact in every worker, not a share of the traffic: the largest wins. */
-const LARGEST_KEYS = new Set(['sequence', 'listeners', 'breakerOpens', 'loadedAt', 'reloads']);
+/** Keys whose values are the same fact in every worker (each hears every other instance's invalidations), not a share of the traffic: the largest wins. */
+const LARGEST_KEYS = new Set(['sequence', 'listeners', 'breakerOpens', 'loadedAt', 'reloads', 'received', 'invalidationsReceived']);
 /** Keys that describe, not count: the first worker's. */
 const FIRST_KEYS = new Set(['policy']);
 
