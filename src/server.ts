@@ -3,8 +3,8 @@ import { unknownVariables } from './config/config';
 import { ConfigError } from './config/parse';
 import { PolicyError } from './policy/policy-file';
 import { loadSettings } from './policy/settings';
-import { startTelemetry, type TelemetryHandle } from './telemetry/otel-sdk';
-import { type RunningTiercel, startTiercel } from './tiercel';
+import type { TelemetryHandle } from './telemetry/otel-sdk';
+import type { RunningTiercel } from './tiercel';
 import cluster from 'node:cluster';
 import { applyWorkerShare, workerContext } from './cluster/worker';
 
@@ -64,7 +64,10 @@ async function main(): Promise<void> {
   // A worker whose primary is gone drains and leaves instead of serving unsupervised.
   if (worker !== null) process.once('disconnect', () => stop('disconnect'));
   // Telemetry first: instruments and tracers acquired while Nest builds the app must be the SDK's.
+  // Loaded here, not above: the primary of several workers never needs Nest or the SDK.
+  const { startTelemetry } = await import('./telemetry/otel-sdk');
   telemetry = await startTelemetry(config, logger);
+  const { startTiercel } = await import('./tiercel');
   tiercel = await startTiercel(process.env, { config, policy, logger, telemetry });
   if (stopWhenStarted !== null) stop(stopWhenStarted);
   else if (hupWhileStarting) reload();
