@@ -276,7 +276,7 @@ export async function startNodeServer(name, script, args = []) {
  * from the caller's environment (CACHE_*, REDIS_*, OTEL_*, ...) are dropped, so a run measures
  * what the bench says it measures.
  */
-const TIERCEL_ENV = /^(PROXY_|ADMIN_|UPSTREAM_|CACHE_|REDIS_|OTEL_|METRICS_|SERVER_TIMING|TRACE_RESPONSE|ACCESS_LOG|LOG_LEVEL|INSTANCE_ID|PURGE_|HIT_FOR_PASS|COALESCE_|ALLOWED_CLIENTS|PRESERVE_HOST|TIERCEL_CONFIG)/;
+const TIERCEL_ENV = /^(PROXY_|ADMIN_|UPSTREAM_|CACHE_|REDIS_|OTEL_|METRICS_|SERVER_TIMING|TRACE_RESPONSE|ACCESS_LOG|LOG_LEVEL|INSTANCE_ID|PURGE_|HIT_FOR_PASS|COALESCE_|ALLOWED_CLIENTS|PRESERVE_HOST|TIERCEL_CONFIG|WORKERS)/;
 export async function startTiercel(name, originPort, vars = {}, root = ROOT) {
   const [proxyPort, adminPort] = [await freePort(), await freePort()];
   const base = Object.fromEntries(Object.entries(env).filter(([k]) => !TIERCEL_ENV.test(k)));
@@ -291,6 +291,8 @@ export async function startTiercel(name, originPort, vars = {}, root = ROOT) {
   child.adminPort = adminPort;
   child.vars = vars;
   await waitHttp(child, adminPort, '/stats');
+  // Several workers: the admin port answers as soon as the first serves; wait for all of them.
+  if (vars.WORKERS !== undefined && vars.WORKERS !== '1') await waitHttp(child, adminPort, '/readyz');
   return child;
 }
 

@@ -19,6 +19,7 @@ import {
   BENCH, check, checkNode, fmtInt, fmtPct, get, getJson, log, machine, redisCommand, runMain, setup, sleep,
   startNodeServer, startRedis, startTiercel, stopOne,
 } from './lib.mjs';
+import { sharedL1HitCost } from './shared-l1-cost.mjs';
 
 const env = process.env;
 const num = (name, fallback) => (env[name] !== undefined && env[name] !== '' ? Number(env[name]) : fallback);
@@ -31,6 +32,8 @@ const CFG = {
   l1Fraction: num('BENCH_ZIPF_L1_FRACTION', 0.05),
   instances: 2,
   compare: env.BENCH_ZIPF_COMPARE !== '0',
+  /** BENCH_ZIPF_WORKERS=0 skips the one-instance phases (WORKERS=1 with the pair's memory, and WORKERS=2). */
+  workers: env.BENCH_ZIPF_WORKERS !== '0',
   out: env.BENCH_ZIPF_OUT || join(BENCH, 'results', 'zipf.json'),
 };
 const MIB = 1024 * 1024;
@@ -111,11 +114,11 @@ const REQUEST_HEADERS = { host: 'zipf.bench.test' };
  * Sends seq[j] to instances[j % n], `concurrency` requests in flight per instance, each
  * instance's share in sequence order; checks every body and classifies every Cache-Status.
  */
-async function drive(instances, seq, bodySize) {
+async function drive(instances, seq, bodySize, concurrency = CFG.concurrency) {
   const n = instances.length;
   const per = instances.map((inst, k) => ({
     inst,
-    pool: new Pool(`http://127.0.0.1:${inst.port}`, { connections: CFG.concurrency, pipelining: 1, keepAliveTimeout: 60_000 }),
+    pool: new Pool(`http://127.0.0.1:${inst.port}`, { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000 }),
     next: k,
     counts: { requests: 0, l1: 0, l2: 0, forwarded: 0, collapsed: 0, other: 0, errors: 0, badBodies: 0 },
     shapes: {},
@@ -157,7 +160,7 @@ async function drive(instances, seq, bodySize) {
     }
   };
   try {
-    await Promise.all(per.flatMap((p) => Array.from({ length: CFG.concurrency }, () => worker(p))));
+    await Promise.all(per.flatMap((p) => Array.from({ length: concurrency }, () => worker(p))));
   } finally {
     clearInterval(progress);
     await Promise.all(per.map((p) => p.pool.close()));
@@ -212,22 +215,27 @@ async function sizeL1() {
 }
 
 // ── one phase ────────────────────────────────────────────────────────────────────────────────
-async function phase(label, { origin, redis, sizing, seq }) {
+/**
+ * `instances` Tiercels (CFG.instances by default) of `cacheSizeMb` each, `workers` workers each;
+ * the total in flight is CFG.concurrency × CFG.instances whatever the number of instances.
+ */
+async function phase(label, { origin, redis, sizing, seq, instances: count = CFG.instances, cacheSizeMb = sizing.cacheSizeMb, workers = 1, id = redis ? 'l2' : 'l1only' }) {
   await get(origin.port, '/__reset', 'POST');
-  const vars = { CACHE_SIZE_MB: String(sizing.cacheSizeMb), ...L1_VARS };
+  const vars = { CACHE_SIZE_MB: String(cacheSizeMb), WORKERS: String(workers), ...L1_VARS };
   if (redis) Object.assign(vars, { REDIS_ENABLED: 'true', REDIS_ADDR: `127.0.0.1:${redis.port}`, REDIS_MAX_OBJECT_SIZE: '1m' });
   else vars.REDIS_ENABLED = 'false';
-  const names = Array.from({ length: CFG.instances }, (_, k) => `${redis ? 'l2' : 'l1only'}-${'AB'[k] ?? k}`);
+  const names = Array.from({ length: count }, (_, k) => (count === 1 ? id : `${id}-${'AB'[k] ?? k}`));
   const instances = [];
   for (const name of names) instances.push(await startTiercel(name, origin.port, vars));
+  const concurrency = (CFG.concurrency * CFG.instances) / count;
   try {
     for (const t of instances) {
       const st = await getJson(t.adminPort, '/stats');
-      check(st.l1.capacityBytes === sizing.cacheSizeMb * MIB && (redis ? st.l2?.connection === 'ready' : st.l2 === null), `${t.name}: L1 of ${sizing.cacheSizeMb} MiB, L2 ${redis ? 'connected' : 'off'} (${JSON.stringify({ l1: st.l1, l2: st.l2 })})`);
+      check(st.l1.capacityBytes === cacheSizeMb * MIB && (redis ? st.l2?.connection === 'ready' : st.l2 === null) && (workers === 1 || st.workers?.serving === workers), `${t.name}: L1 of ${cacheSizeMb} MiB over ${workers} worker(s), L2 ${redis ? 'connected' : 'off'} (${JSON.stringify({ l1: st.l1, l2: st.l2, workers: st.workers?.serving })})`);
     }
-    log(`${label}: ${instances.map((t) => `${t.name} :${t.port}`).join(', ')}; ${fmtInt(seq.length)} requests, ${CFG.concurrency} in flight per instance`);
+    log(`${label}: ${instances.map((t) => `${t.name} :${t.port}`).join(', ')}; ${fmtInt(seq.length)} requests, ${concurrency} in flight per instance`);
     const before = await Promise.all(instances.map((t) => getJson(t.adminPort, '/stats')));
-    const run = await drive(instances, seq, sizing.bodySize);
+    const run = await drive(instances, seq, sizing.bodySize, concurrency);
     await sleep(200);
     const after = await Promise.all(instances.map((t) => getJson(t.adminPort, '/stats')));
     const originCounts = await getJson(origin.port, '/__counts');
@@ -237,6 +245,8 @@ async function phase(label, { origin, redis, sizing, seq }) {
         instance: p.inst.name,
         requests: p.counts.requests,
         l1Hits: d((s) => s.l1Hits),
+        /** Of the L1 hits, those found in another worker's L1 (WORKERS>1). */
+        peerHits: d((s) => s.l1Peers?.hits ?? 0),
         l2Hits: d((s) => s.l2Hits),
         misses: d((s) => s.misses),
         collapsed: p.counts.collapsed,
@@ -250,7 +260,7 @@ async function phase(label, { origin, redis, sizing, seq }) {
     const sum = (f) => rows.reduce((a, r) => a + f(r), 0);
     const total = {
       instance: 'total',
-      requests: sum((r) => r.requests), l1Hits: sum((r) => r.l1Hits), l2Hits: sum((r) => r.l2Hits), misses: sum((r) => r.misses),
+      requests: sum((r) => r.requests), l1Hits: sum((r) => r.l1Hits), peerHits: sum((r) => r.peerHits), l2Hits: sum((r) => r.l2Hits), misses: sum((r) => r.misses),
       collapsed: sum((r) => r.collapsed), originFetches: originCounts.requests,
     };
     let consistent = true;
@@ -267,7 +277,7 @@ async function phase(label, { origin, redis, sizing, seq }) {
       usedMemory: Number(/used_memory:(\d+)/.exec(await redisCommand(redis.port, 'INFO memory'))?.[1]),
     } : null;
     log(`${label}: ${run.seconds.toFixed(1)} s (${fmtInt(seq.length / run.seconds)} req/s); L1 ${fmtPct(total.l1Hits, total.requests)}, L2 ${fmtPct(total.l2Hits, total.requests)}, misses ${fmtPct(total.misses, total.requests)}, origin ${fmtInt(originCounts.requests)} (${originCounts.distinct} distinct objects)`);
-    return { label, l2: Boolean(redis), consistent, seconds: run.seconds, rps: seq.length / run.seconds, rows, total, origin: originCounts, redis: redisInfo };
+    return { label, id, instances: count, workers, cacheSizeMb, l2: Boolean(redis), consistent, seconds: run.seconds, rps: seq.length / run.seconds, rows, total, origin: originCounts, redis: redisInfo };
   } finally {
     for (const t of instances) await stopOne(t);
   }
@@ -291,6 +301,8 @@ async function main() {
     topFitMass: cdf[fit - 1],
     /** Hits of an exact LRU of `fit` objects over each instance's share of the sequence. */
     lruHitsPerInstance: Array.from({ length: CFG.instances }, (_, k) => lruHits(seq, fit, k, CFG.instances)),
+    /** Hits of one exact LRU of the pair's memory (2 × `fit` objects) over the whole sequence: a shared L1. */
+    lruHitsOneOfTwice: lruHits(seq, fit * CFG.instances, 0, 1),
   };
   log(`workload: ${fmtInt(CFG.requests)} requests over ${fmtInt(CFG.objects)} objects, Zipf s=${CFG.s}, seed ${CFG.seed}; ${fmtInt(model.distinctObjects)} distinct; top ${fit} objects get ${(model.topFitMass * 100).toFixed(1)}% of requests; an exact LRU of ${fit} per instance hits ${fmtPct(model.lruHitsPerInstance.reduce((a, b) => a + b, 0), CFG.requests)} (${((Date.now() - t0) / 1000).toFixed(1)} s incl. sizing)`);
 
@@ -300,6 +312,13 @@ async function main() {
   phases.push(await phase('L1 + shared L2', { origin, redis, sizing, seq }));
   await stopOne(redis);
   if (CFG.compare) phases.push(await phase('L1 only', { origin, redis: null, sizing, seq }));
+  // One instance with the pair's memory: one L1 for every request (what a single L1 shared by
+  // all workers would hit), then the same memory split over two workers that ask each other.
+  const twice = sizing.cacheSizeMb * CFG.instances;
+  if (CFG.workers) {
+    phases.push(await phase(`WORKERS=1, L1 ${twice} MiB`, { origin, redis: null, sizing, seq, instances: 1, cacheSizeMb: twice, workers: 1, id: 'one-l1' }));
+    phases.push(await phase(`WORKERS=2, L1 ${twice} MiB split`, { origin, redis: null, sizing, seq, instances: 1, cacheSizeMb: twice, workers: 2, id: 'workers-2' }));
+  }
 
   // ── report ──
   const md = [];
@@ -328,6 +347,28 @@ async function main() {
     md.push(`${ph.label}: the origin served ${fmtInt(o.requests)} requests for ${fmtInt(o.distinct)} distinct objects (${fmtInt(o.refetches)} refetches, at most ${o.maxPerObject} for one object)${ph.redis ? `; Redis held ${fmtInt(ph.redis.keys)} keys, ${(ph.redis.usedMemory / MIB).toFixed(0)} MiB` : ''}.`);
   }
   if (!CFG.compare) md.push('The L1-only comparison was skipped (BENCH_ZIPF_COMPARE=0).');
+  const byId = Object.fromEntries(phases.map((ph) => [ph.id, ph]));
+  const designs = [
+    ['one L1 for all requests: WORKERS=1 with the memory of both (what one L1 shared by the workers, e.g. lmdb or a SharedArrayBuffer store, would hit)', byId['one-l1']],
+    ['an L1 per worker with the memory divided, the other worker\'s L1 asked before L2 or the origin: WORKERS=2 (Tiercel)', byId['workers-2']],
+    ['an L1 per worker with the memory divided, not shared: two separate processes, L2 off ("L1 only" above)', byId.l1only],
+  ].filter(([, ph]) => ph !== undefined);
+  if (designs.length > 1) {
+    md.push('');
+    md.push(`Sharing L1 between workers, at equal total memory (${twice} MiB of L1 = ${fmtInt(fit * CFG.instances)} objects, ${((fit * CFG.instances / CFG.objects) * 100).toFixed(1)}% of them; same workload, L2 off, ${CFG.concurrency * CFG.instances} requests in flight in total; an exact LRU of ${fmtInt(fit * CFG.instances)} objects over the whole sequence would hit ${fmtPct(model.lruHitsOneOfTwice, CFG.requests)}):`);
+    md.push('');
+    md.push('| L1 design | L1 hit ratio | of which from the other worker\'s L1 | origin fetches | req/s |');
+    md.push('| --- | ---: | ---: | ---: | ---: |');
+    for (const [name, ph] of designs) {
+      const t = ph.total;
+      md.push(`| ${name} | ${fmtPct(t.l1Hits, t.requests)} | ${ph.workers > 1 ? `${fmtInt(t.peerHits)} (${fmtPct(t.peerHits, t.requests)})` : '—'} | ${fmtInt(t.originFetches)} | ${fmtInt(ph.rps)} |`);
+    }
+    md.push('');
+    md.push('req/s here is the whole mix (misses included) on a machine shared by the client, the origin and every Tiercel process; WORKERS=2 pays one IPC round trip through the primary on each L1 miss of a worker. L1-hit throughput is in the throughput table (WORKERS=1 and 2 rows).');
+  }
+  const hitCost = sharedL1HitCost({ bodySize: sizing.bodySize });
+  md.push('');
+  md.push(`L1-hit cost of a shared store, modelled with Tiercel's own code on a ${sizing.bodySize}-byte object (${hitCost.entryBytes} bytes encoded; ${fmtInt(hitCost.iterations)} iterations each): a worker's own L1 hit (MemoryTier.get) takes ${hitCost.ownL1GetNs.toFixed(0)} ns; the least a store outside the worker's heap adds to every hit, copying the entry out of a SharedArrayBuffer, takes ${hitCost.sharedCopyNs.toFixed(0)} ns, and rebuilding the object from it (its JSON header parsed) ${hitCost.sharedCopyParseNs.toFixed(0)} ns (${hitCost.sharedCopyDecodeNs.toFixed(0)} ns with the L2 decoder's validation). No locking or shared hash probe is counted: a real shared store costs more.`);
   const table = md.join('\n');
 
   const output = {
@@ -337,6 +378,7 @@ async function main() {
     sizing,
     model,
     phases,
+    sharedL1HitCost: hitCost,
     table,
   };
   mkdirSync(dirname(CFG.out), { recursive: true });

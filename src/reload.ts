@@ -14,10 +14,12 @@ export class Reloaders {
     this.hooks.push({ name, run });
   }
 
-  async runAll(log: Logger, signal: string): Promise<Record<string, { ok: boolean; error?: string }>> {
+  /** `only`: the hooks to run (the others of several workers run those that succeeded in the first). */
+  async runAll(log: Logger, signal: string, only?: ReadonlySet<string>): Promise<Record<string, { ok: boolean; error?: string }>> {
     const out: Record<string, { ok: boolean; error?: string }> = {};
     if (this.hooks.length === 0) log.info({ signal }, `${signal} received: nothing to reload`);
     for (const h of this.hooks) {
+      if (only !== undefined && !only.has(h.name)) continue;
       try {
         out[h.name] = await h.run();
       } catch (err) {

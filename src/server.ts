@@ -3,13 +3,24 @@ import { unknownVariables } from './config/config';
 import { ConfigError } from './config/parse';
 import { PolicyError } from './policy/policy-file';
 import { loadSettings } from './policy/settings';
-import { startTelemetry, type TelemetryHandle } from './telemetry/otel-sdk';
-import { type RunningTiercel, startTiercel } from './tiercel';
+import type { TelemetryHandle } from './telemetry/otel-sdk';
+import type { RunningTiercel } from './tiercel';
+import cluster from 'node:cluster';
+import { applyWorkerShare, workerContext } from './cluster/worker';
 
 async function main(): Promise<void> {
   const { config, policy } = loadSettings(process.env);
-  const logger = createLogger(config.logLevel, config.instanceId);
-  for (const warning of unknownVariables(process.env)) logger.warn(warning);
+  const worker = workerContext();
+  const base = createLogger(config.logLevel, config.instanceId);
+  const logger = worker === null ? base : base.child({ worker: worker.index });
+  if (worker === null) for (const warning of unknownVariables(process.env)) logger.warn(warning);
+  // Several workers: this process supervises them and serves the admin port; they serve the data ports.
+  if (config.workers > 1 && cluster.isPrimary) {
+    const { runPrimary } = await import('./cluster/primary');
+    await runPrimary(config, logger);
+    return;
+  }
+  applyWorkerShare(config);
   // The handlers come before anything is started: the start line is printed just before
   // startTiercel returns, and a signal read off it must not meet Node's default (exit).
   let tiercel: RunningTiercel | null = null;
@@ -46,9 +57,17 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', reload);
+  // A worker reloads when the primary says so (its SIGHUP, its /admin/reload), in order, so a
+  // file that fails in the first worker is never loaded by the others.
+  if (worker === null) process.on('SIGHUP', reload);
+  else process.on('SIGHUP', () => {});
+  // A worker whose primary is gone drains and leaves instead of serving unsupervised.
+  if (worker !== null) process.once('disconnect', () => stop('disconnect'));
   // Telemetry first: instruments and tracers acquired while Nest builds the app must be the SDK's.
+  // Loaded here, not above: the primary of several workers never needs Nest or the SDK.
+  const { startTelemetry } = await import('./telemetry/otel-sdk');
   telemetry = await startTelemetry(config, logger);
+  const { startTiercel } = await import('./tiercel');
   tiercel = await startTiercel(process.env, { config, policy, logger, telemetry });
   if (stopWhenStarted !== null) stop(stopWhenStarted);
   else if (hupWhileStarting) reload();

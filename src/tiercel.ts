@@ -15,6 +15,8 @@ import { loadSettings } from './policy/settings';
 import { Reloaders } from './reload';
 import { ProxyServer } from './proxy/proxy.server';
 import { NO_TELEMETRY, TelemetryHandle } from './telemetry/otel-sdk';
+import { MemoryTier } from './cache/memory.tier';
+import { adminListenOptions, announceReady, serveSiblings, workerContext } from './cluster/worker';
 
 export interface RunningTiercel {
   app: INestApplication;
@@ -59,7 +61,8 @@ export async function startTiercel(env: Record<string, string | undefined> = pro
   app.disable('x-powered-by');
   app.use(adminSecurityHeaders);
   try {
-    await app.listen(config.admin.port, config.admin.host);
+    // A worker's admin port is its own loopback one; the instance's ADMIN_PORT is the primary's.
+    await app.listen(adminListenOptions(config) as unknown as number);
   } catch (err) {
     (err as { variable?: string }).variable ??= 'ADMIN_PORT';
     await app.close().catch(() => {});
@@ -78,7 +81,19 @@ export async function startTiercel(env: Record<string, string | undefined> = pro
       return { ok: true };
     });
   }
-  // `instance` is on every line already (the logger's base).
-  log.info({ adminPort, proxyPort, ...(tlsPort !== null ? { tlsPort } : {}), mode: proxy.mode, version: TIERCEL_VERSION }, 'tiercel started');
+  const worker = workerContext();
+  if (worker !== null) {
+    serveSiblings({
+      l1: app.get(MemoryTier),
+      config,
+      reload: (signal, only) => reloaders.runAll(log, signal, only),
+      reloadPolicy: () => policy.reload(),
+    });
+    log.info({ adminPort, proxyPort, ...(tlsPort !== null ? { tlsPort } : {}) }, 'worker started');
+    announceReady({ adminPort, proxyPort, tlsPort, mode: proxy.mode });
+  } else {
+    // `instance` is on every line already (the logger's base).
+    log.info({ adminPort, proxyPort, ...(tlsPort !== null ? { tlsPort } : {}), mode: proxy.mode, version: TIERCEL_VERSION }, 'tiercel started');
+  }
   return { app, config, logger: log, proxyPort, tlsPort, adminPort, policy, reloaders, close: () => app.close() };
 }

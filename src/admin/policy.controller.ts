@@ -112,7 +112,7 @@ export class PolicyController {
       }
       const stored = await tier.variantsOf(primaryKey);
       const list = stored === undefined ? null : [...stored].map(([sel, o]) => ({ selector: sel, ...describeObject(o, now) }));
-      tiers.push({ tier: tier.name, holds: entry !== undefined, vary, variants: list?.length ?? variants?.length ?? (obj !== undefined ? 1 : 0), selected: obj === undefined ? null : describeObject(obj, now), stored: list });
+      tiers.push({ tier: tier.health().name, holds: entry !== undefined, vary, variants: list?.length ?? variants?.length ?? (obj !== undefined ? 1 : 0), selected: obj === undefined ? null : describeObject(obj, now), stored: list });
       if (found === null && obj !== undefined) found = { obj, tier: tier.name };
     }
     const lockKey = selector === '' ? primaryKey : primaryKey + VARIANT_SEPARATOR + selector;

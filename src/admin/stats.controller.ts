@@ -48,7 +48,9 @@ export class StatsController {
   get() {
     const s = this.counters.stats();
     const l1 = this.l1.stats();
-    const l2 = this.cache.health().find((h) => h.name === 'l2');
+    const health = this.cache.health();
+    const l2 = health.find((h) => h.name === 'l2');
+    const peers = health.find((h) => h.name === 'l1-peers');
     const l2d = l2?.details as Record<string, number> | undefined;
     const byKind = this.invalidation.byKind();
     const origin = this.telemetry.hot?.originWait() ?? null;
@@ -103,6 +105,8 @@ export class StatsController {
         responses: origin === null ? null : { count: origin.count, status5xx: origin.status5xx, sumSeconds: origin.sumSeconds, buckets: { boundaries: origin.boundaries, counts: origin.counts } },
       },
       l1: { entries: l1.entries, bytes: l1.bytes, capacityBytes: l1.capacityBytes, evictions: l1.evictions },
+      // With several workers: this worker's misses looked up in the others' L1 (lookups), and found there (hits).
+      ...(peers === undefined ? {} : { l1Peers: peers.details }),
       l2: l2 === undefined ? null : { state: l2.state, ...l2.details, memory: this.l2Memory() },
       bus: this.invalidation.busStats(),
       policy: this.policy.describe(),

@@ -5,6 +5,7 @@ import { VALIDATOR_RETENTION_MS } from './cached-response';
 import { MemoryTier } from './memory.tier';
 import { RedisTierHolder } from './redis-tier.provider';
 import { TieredCache } from './tiered-cache';
+import { cacheTiers } from '../cluster/worker';
 
 @Module({
   providers: [
@@ -16,8 +17,8 @@ import { TieredCache } from './tiered-cache';
     },
     {
       provide: TieredCache,
-      inject: [MemoryTier, RedisTierHolder],
-      useFactory: (l1: MemoryTier, l2: RedisTierHolder) => new TieredCache(l2.tier === null ? [l1] : [l1, l2.tier]),
+      inject: [MemoryTier, RedisTierHolder, TIERCEL_CONFIG],
+      useFactory: (l1: MemoryTier, l2: RedisTierHolder, c: TiercelConfig) => new TieredCache(cacheTiers(c, l1, l2.tier)),
     },
   ],
   exports: [TieredCache, MemoryTier, RedisTierHolder],

@@ -153,7 +153,12 @@ export class TieredCache {
   async invalidate(target: InvalidationTarget, soft: boolean): Promise<Record<string, number | null>> {
     target = withParts(target);
     const out: Record<string, number | null> = {};
-    for (const tier of this.tiers) out[tier.name] = await tier.invalidate(target, soft);
+    for (const tier of this.tiers) {
+      const n = await tier.invalidate(target, soft);
+      // Tiers of one name (a worker's L1 and its siblings') add up; unreachable only when all were.
+      const before = out[tier.name];
+      out[tier.name] = before === undefined ? n : before === null ? n : n === null ? before : before + n;
+    }
     return out;
   }
 

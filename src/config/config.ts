@@ -13,6 +13,7 @@ import {
   parsePort,
   parseSize,
 } from './parse';
+import { parseWorkers } from '../cluster/workers-setting';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -20,6 +21,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** The validated configuration. Every field maps to one environment variable listed in the README. */
 export interface TiercelConfig {
   instanceId: string;
+  /** WORKERS: processes serving the data ports of this instance (auto: one per available core). */
+  workers: number;
   logLevel: LogLevel;
   proxy: {
     host: string;
@@ -283,7 +286,7 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'REDIS_SENTINEL_PASSWORD', 'REDIS_CLUSTER_NODES', 'REDIS_KEY_PREFIX', 'REDIS_TIMEOUT', 'REDIS_MAX_OBJECT_SIZE',
   'REDIS_BREAKER_THRESHOLD', 'REDIS_BREAKER_COOLDOWN', 'REDIS_LEASE_TTL', 'TIERCEL_CONFIG',
   'TLS_PORT', 'TLS_CERT', 'TLS_KEY', 'TLS_SNI_CERTS', 'INTERCEPT', 'INTERCEPT_EXCLUDE', 'INTERCEPT_CERT_CACHE', 'CA_CERT', 'CA_KEY', 'DATA_DIR',
-  'UPSTREAM_CA', 'UPSTREAM_TLS_INSECURE',
+  'UPSTREAM_CA', 'UPSTREAM_TLS_INSECURE', 'WORKERS',
 ];
 
 /** Names that look like Tiercel's: a typo among them would otherwise be silently ignored. */
@@ -339,6 +342,7 @@ export function loadConfig(env: Env = process.env): TiercelConfig {
   const cacheSizeMb = read(env, 'CACHE_SIZE_MB', '200', (n, r) => parseInteger(n, r, 1, 1_048_576));
   const config: TiercelConfig = {
     instanceId: read(env, 'INSTANCE_ID', `${hostname()}-${process.pid}`, (_n, r) => r.trim()),
+    workers: read(env, 'WORKERS', '1', parseWorkers),
     logLevel: read(env, 'LOG_LEVEL', 'info', (n, r) => parseEnum(n, r, LOG_LEVELS)),
     proxy: {
       host: read(env, 'PROXY_HOST', '127.0.0.1', parseHost),

@@ -88,6 +88,12 @@ export class InvalidationBus {
   private dropped = false;
   private subscribed = false;
   private everReady = false;
+  /**
+   * With several workers: the sender id all this instance's workers share before their number.
+   * Their messages were applied here through the primary already; they are applied again (an
+   * invalidation is idempotent, and this covers a relay that failed) but not counted as received.
+   */
+  siblingPrefix: string | null = null;
 
   constructor(
     private readonly publisher: RedisClient,
@@ -125,7 +131,7 @@ export class InvalidationBus {
           return;
         }
         if (message.from === this.instanceId) return;
-        this.stats.received++;
+        if (this.siblingPrefix === null || !message.from.startsWith(this.siblingPrefix)) this.stats.received++;
         if (message.seq !== undefined && message.seq > this.stats.sequence) this.stats.sequence = message.seq;
         onMessage(message);
       } catch (err) {

@@ -7,6 +7,7 @@ import { LOGGER } from '../common/logger';
 import type { TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { createRedisClient } from '../redis/redis.client';
+import { busSenderId, workerContext } from '../cluster/worker';
 import { InvalidationBus } from './invalidation.bus';
 import { InvalidationController } from './invalidation.controller';
 import { InvalidationService } from './invalidation.service';
@@ -34,7 +35,8 @@ class InvalidationLifecycle implements OnApplicationBootstrap, OnApplicationShut
         if (c.redis !== null && redis.client !== null) {
           const subscriber = createRedisClient(c.redis, 'subscriber');
           subscriber.on('error', (err: Error) => log.debug({ err }, 'redis subscriber error'));
-          bus = new InvalidationBus(redis.client, subscriber, `${c.redis.keyPrefix}invalidate`, c.instanceId, log, `${c.redis.keyPrefix}invalidation:seq`, 400, c.redis.timeoutMs);
+          bus = new InvalidationBus(redis.client, subscriber, `${c.redis.keyPrefix}invalidate`, busSenderId(c.instanceId), log, `${c.redis.keyPrefix}invalidation:seq`, 400, c.redis.timeoutMs);
+          if (workerContext() !== null) bus.siblingPrefix = `${c.instanceId}#`;
         }
         return new InvalidationService(cache, bus, log);
       },

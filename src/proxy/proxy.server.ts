@@ -10,6 +10,7 @@ import type { TiercelConfig } from '../config/config';
 import { TIERCEL_CONFIG } from '../config/config.module';
 import { sniChooser } from '../tls/sni';
 import { RequestCounters } from '../telemetry/request-counters';
+import { dataListenOptions } from '../cluster/worker';
 import { ConnectTunnel } from './connect-tunnel';
 import { createHttpsServer, HttpsServerTls } from './interception';
 import { RequestLifecycle } from './request-lifecycle';
@@ -65,7 +66,7 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
         err.variable = 'PROXY_PORT';
         reject(err);
       });
-      server.listen(this.config.proxy.port, this.config.proxy.host, () => {
+      server.listen(dataListenOptions(this.config.proxy.port, this.config.proxy.host), () => {
         server.removeAllListeners('error');
         server.on('error', (err) => this.log.error({ err }, 'data port error'));
         resolve();
@@ -142,7 +143,7 @@ export class ProxyServer implements OnApplicationBootstrap, BeforeApplicationShu
         err.variable = 'TLS_PORT';
         reject(err);
       });
-      server.listen(port, this.config.proxy.host, () => {
+      server.listen(dataListenOptions(port, this.config.proxy.host), () => {
         server.removeAllListeners('error');
         server.on('error', (err) => this.log.error({ err }, 'TLS data port error'));
         resolve();
